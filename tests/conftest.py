@@ -1,0 +1,36 @@
+"""Shared fixtures: one local[2] SparkSession for the whole test run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("SPARKMLOPS_CONF_DIR", str(REPO / "conf"))
+os.environ.setdefault("SPARKMLOPS_SPARK_DEFAULTS", str(REPO / "spark-defaults.conf"))
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from sparkmlops.session import build_session
+
+    session = build_session(
+        "sparkmlops-tests",
+        master="local[2]",
+        extra={
+            "spark.sql.shuffle.partitions": "2",
+            "spark.driver.memory": "2g",
+            "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={REPO / 'conf' / 'log4j2.properties'}",
+        },
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def taxi_config():
+    from sparkmlops import config
+
+    return config.load("taxi_fare")
