@@ -123,6 +123,30 @@ def _file_schema_names(spark: SparkSession, file_uri: str) -> list[str]:
         ) from None
 
 
+def check_columns(spark: SparkSession, file_uri: str, columns: dict[str, str], aliases: dict[str, str], what: str) -> None:
+    """Raise :class:`DataError` naming the file if it is unreadable or misses a column."""
+    lower_alias = {alias.lower(): canonical.lower() for alias, canonical in aliases.items()}
+    present = {lower_alias.get(name.lower(), name.lower()) for name in _file_schema_names(spark, file_uri)}
+    missing = sorted(name for name in columns if name.lower() not in present)
+    if missing:
+        raise DataError(
+            f"Lake file {file_uri} misses required column(s) {', '.join(missing)}.",
+            f"{what} must have every column in the use case's data.columns.",
+            "Re-ingest that month from the source file, or fix data.columns / data.column_aliases in the YAML.",
+        )
+
+
+def normalize(frame: DataFrame, columns: dict[str, str], aliases: dict[str, str]) -> DataFrame:
+    """Canonical names (aliases resolved) and types, in the configured column order."""
+    # Spark resolves names case-insensitively, so 'Airport_fee' and 'airport_fee' are one
+    # column here; rename the alias, then select by canonical name and cast.
+    for alias, canonical in aliases.items():
+        if alias in frame.columns and canonical not in frame.columns:
+            frame = frame.withColumnRenamed(alias, canonical)
+    actual = {name.lower(): name for name in frame.columns}
+    return frame.select(*[F.col(f"`{actual[name.lower()]}`").cast(kind).alias(name) for name, kind in columns.items()])
+
+
 def read_month(
     spark: SparkSession,
     base: str,
@@ -153,26 +177,10 @@ def read_month(
             "A month folder must hold at least one *.parquet file.",
             "Ingest or generate that month, or leave it out of the window.",
         )
-    lower_alias = {alias.lower(): canonical.lower() for alias, canonical in aliases.items()}
     for info in files:
-        present = {lower_alias.get(name.lower(), name.lower()) for name in _file_schema_names(spark, info.path)}
-        missing = sorted(name for name in columns if name.lower() not in present)
-        if missing:
-            raise DataError(
-                f"Lake file {info.path} misses required column(s) {', '.join(missing)}.",
-                f"Month {month} must have every column in the use case's data.columns.",
-                "Re-ingest that month from the source file, or fix data.columns / data.column_aliases in the YAML.",
-            )
-    frame = spark.read.parquet(*[info.path for info in files])
-    # Spark resolves names case-insensitively, so 'Airport_fee' and 'airport_fee' are one
-    # column here; select by the canonical name and cast to the canonical type.
-    renamed = frame
-    for alias, canonical in aliases.items():
-        if alias in frame.columns and canonical not in frame.columns:
-            renamed = renamed.withColumnRenamed(alias, canonical)
-    actual = {name.lower(): name for name in renamed.columns}
-    selected = [F.col(f"`{actual[name.lower()]}`").cast(kind).alias(name) for name, kind in columns.items()]
-    return renamed.select(*selected, F.lit(month).alias(MONTH_COLUMN)), files
+        check_columns(spark, info.path, columns, aliases, f"Month {month}")
+    frame = normalize(spark.read.parquet(*[info.path for info in files]), columns, aliases)
+    return frame.withColumn(MONTH_COLUMN, F.lit(month)), files
 
 
 def read_months(

@@ -1,0 +1,305 @@
+"""train → evaluate → decide → report, and predict, as plain functions.
+
+Each function takes the SparkSession and the validated config; nothing here builds a
+session or reads the command line. Data flows one way: window → lake read → cleaning →
+features + model → evaluation → registry decision → reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pyspark.ml import PipelineModel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from sparkmlops import __version__, gates, lake, quality, reports
+from sparkmlops.analysis.errors import large_error_causes
+from sparkmlops.config import UsecaseConfig
+from sparkmlops.errors import DataError
+from sparkmlops.evaluation import evaluate
+from sparkmlops.features import feature_module
+from sparkmlops.logs import StageTimer, get_logger
+from sparkmlops.models import PREDICTION_COLUMN, build_pipeline, feature_importance
+from sparkmlops.promotion import PromotionRule, decide
+from sparkmlops.registry import Registry
+from sparkmlops.window import Window, previous_complete_month, resolve_window
+
+TRAIN, TEST = "train", "test"
+
+
+def new_run_id(usecase: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{usecase}-{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def code_version() -> str:
+    """Package version plus the git commit when run from a checkout."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{__version__}+{sha}" if sha else __version__
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Where a run writes and how it is identified."""
+
+    run_id: str
+    registry_root: str
+    reports_dir: str
+    code_version: str
+
+
+@dataclass
+class Inputs:
+    window: Window
+    frame: DataFrame  # cached union of train and test months, with the _split column
+    files: dict[str, list[lake.FileInfo]]
+    rows: dict[str, dict]
+    fingerprint: dict
+
+
+def _fingerprint(files: dict[str, list[lake.FileInfo]], rows_per_month: dict[str, int] | None = None) -> dict:
+    listing = [{"month": m, "path": f.path, "size": f.size} for m in sorted(files) for f in files[m]]
+    digest = hashlib.sha256(json.dumps(listing, sort_keys=True).encode()).hexdigest()
+    return {"sha256": digest, "files": listing, "rows_per_month": rows_per_month or {}}
+
+
+def resolve_run_window(spark: SparkSession, config: UsecaseConfig) -> Window:
+    test_month = config.run.test_month or previous_complete_month()
+    available = lake.list_months(spark, config.data.base_path)
+    return resolve_window(
+        test_month,
+        list(config.run.train_months) if config.run.train_months else None,
+        config.window.train_months,
+        available,
+        strict=config.window.strict,
+    )
+
+
+def load_inputs(spark: SparkSession, config: UsecaseConfig, window: Window, timer: StageTimer) -> Inputs:
+    """Read the window once (cached), count cleaning failures per split, check retention."""
+    data = config.data
+    with timer.stage("read") as info:
+        months = [*window.train_months, window.test_month]
+        frame, files = lake.read_months(spark, data.base_path, months, data.columns, data.column_aliases)
+        split = F.when(F.col(lake.MONTH_COLUMN) == window.test_month, TEST).otherwise(TRAIN)
+        frame = frame.withColumn(quality.SPLIT_COLUMN, split).cache()
+        rows = quality.count_failures(frame, config.cleaning.rules)
+        info["rows"] = sum(stats["rows_in"] for stats in rows.values())
+    for split_name in (TRAIN, TEST):
+        rows.setdefault(split_name, {"rows_in": 0, "rows_out": 0, "rows_removed": 0, "retention": 0.0, "failures_by_rule": {}})
+    per_month = {
+        row[lake.MONTH_COLUMN]: int(row["count"])
+        for row in frame.groupBy(lake.MONTH_COLUMN).count().collect()  # one row per month
+    }
+    return Inputs(window, frame, files, rows, _fingerprint(files, per_month))
+
+
+def run_key(config: UsecaseConfig, window: Window, fingerprint: dict, version: str) -> str:
+    """Identity of a training run: same key, same result (reruns change nothing)."""
+    material = {
+        "usecase": config.usecase,
+        "window": [window.test_month, list(window.train_months)],
+        "data": fingerprint["sha256"],
+        "code": version,
+        "config": config.model_dump(mode="json", exclude={"run", "paths", "source_file", "data": {"base_path"}}),
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _score(model: PipelineModel, frame: DataFrame, config: UsecaseConfig) -> dict:
+    scored = model.transform(frame)
+    return evaluate(scored, config.data.target, PREDICTION_COLUMN, config.evaluation.buckets)
+
+
+def dry_run(spark: SparkSession, config: UsecaseConfig, ctx: RunContext) -> dict:
+    """Everything before training: window, schema, cleaning counts, retention. Writes nothing."""
+    timer = StageTimer()
+    window = resolve_run_window(spark, config)
+    inputs = load_inputs(spark, config, window, timer)
+    try:
+        quality.check_retention(inputs.rows, config.cleaning.min_retention)
+    finally:
+        inputs.frame.unpersist()
+    return {"run_id": ctx.run_id, "dry_run": True, "window": window.as_dict(), "rows": inputs.rows, "data_fingerprint": inputs.fingerprint, "timings": timer.timings}
+
+
+def train(spark: SparkSession, config: UsecaseConfig, ctx: RunContext) -> dict:
+    """Train a candidate on the window, score it and the current model, decide, report.
+
+    Returns the train report document (or, for a rerun of an already decided run, the
+    earlier report with ``rerun: true``).
+    """
+    log = get_logger()
+    timer = StageTimer()
+    registry = Registry(ctx.registry_root, config.usecase)
+    window = resolve_run_window(spark, config)
+    log.info(f"window test={window.test_month} train={','.join(window.train_months)} missing={','.join(window.missing_train_months) or '-'}")
+    with registry.lock(ctx.run_id):
+        inputs = load_inputs(spark, config, window, timer)
+        try:
+            return _train_locked(spark, config, ctx, registry, inputs, timer)
+        finally:
+            inputs.frame.unpersist()
+
+
+def _train_locked(
+    spark: SparkSession, config: UsecaseConfig, ctx: RunContext, registry: Registry, inputs: Inputs, timer: StageTimer
+) -> dict:
+    log = get_logger()
+    window, target = inputs.window, config.data.target
+    key = run_key(config, window, inputs.fingerprint, ctx.code_version)
+    earlier = registry.find_decision(key)
+    if earlier is not None:
+        log.info(f"test month {window.test_month} was already decided with the same data, config and code "
+                 f"(run {earlier['run_id']}: {earlier['reason']}); nothing changes")
+        report = reports.read_json(reports.report_path(ctx.reports_dir, config.usecase, window.test_month, "train")) or {}
+        return {**report, "rerun": True, "decision": report.get("decision", earlier)}
+    quality.check_retention(inputs.rows, config.cleaning.min_retention)
+    clean = quality.apply_rules(inputs.frame, config.cleaning.rules)
+    train_rows, test_rows = clean.filter(F.col(quality.SPLIT_COLUMN) == TRAIN), clean.filter(F.col(quality.SPLIT_COLUMN) == TEST)
+
+    with timer.stage("fit") as info:
+        info["rows"] = inputs.rows[TRAIN]["rows_out"]
+        candidate = build_pipeline(config).fit(train_rows)
+
+    with timer.stage("evaluate_candidate") as info:
+        info["rows"] = inputs.rows[TEST]["rows_out"]
+        scored = candidate.transform(test_rows).cache()
+        candidate_eval = evaluate(scored, target, PREDICTION_COLUMN, config.evaluation.buckets)
+        analysis = large_error_causes(
+            scored, target, PREDICTION_COLUMN, config.evaluation.error_causes, config.evaluation.large_error_quantile
+        )
+        scored.unpersist()
+
+    current_eval, current_version = None, registry.state().get("current") and registry.state()["current"]["version"]
+    current_path = registry.model_path("current")
+    if current_path:
+        with timer.stage("evaluate_current"):
+            current_eval = _score(PipelineModel.load(current_path), test_rows, config)
+
+    candidate_metrics = {m: candidate_eval["overall"][m] for m in config.evaluation.metrics}
+    current_metrics = None if current_eval is None else {m: current_eval["overall"][m] for m in config.evaluation.metrics}
+    gate_failures = gates.post_train_failures(candidate_eval["overall"], config.gates)
+    decision = decide(
+        current_metrics, candidate_metrics, PromotionRule.from_config(config.evaluation.metrics, config.promotion),
+        gate_failures=gate_failures, force=config.run.force,
+    )
+    log.info(f"decision: {decision.reason}")
+
+    fingerprint_summary = {k: inputs.fingerprint[k] for k in ("sha256", "rows_per_month")} | {"files": len(inputs.fingerprint["files"])}
+    with timer.stage("register"):
+        record = registry.record_run(
+            run_key=key,
+            run_id=ctx.run_id,
+            save_model=lambda path: candidate.write().overwrite().save(path),
+            entry={
+                "run_id": ctx.run_id, "test_month": window.test_month, "train_months": list(window.train_months),
+                "metrics": candidate_metrics, "data_fingerprint": fingerprint_summary["sha256"],
+                "code_version": ctx.code_version, "model_params": config.model.params.model_dump(),
+            },
+            decision=decision,
+            record_extra={
+                "test_month": window.test_month, "train_months": list(window.train_months),
+                "metrics": {"candidate": candidate_metrics, "current": current_metrics},
+                "current_version_scored": current_version, "gate_failures": gate_failures,
+                "data_fingerprint": fingerprint_summary, "code_version": ctx.code_version,
+            },
+        )
+
+    report = {
+        "run_id": ctx.run_id,
+        "code_version": ctx.code_version,
+        "config_file": config.source_file,
+        "window": window.as_dict(),
+        "rows": inputs.rows,
+        "rows_trained_on": inputs.rows[TRAIN]["rows_out"],
+        "rows_tested_on": inputs.rows[TEST]["rows_out"],
+        "data_fingerprint": inputs.fingerprint,
+        "metrics": {"candidate": candidate_eval, "current": current_eval},
+        "decision": {
+            "outcome": decision.outcome, "promoted": decision.promote, "reason": decision.reason,
+            "comparison": decision.comparison, "gate_failures": gate_failures,
+            "candidate_version": record.get("version"), "current_version_before": current_version,
+            "current_version_after": registry.state()["current"]["version"] if registry.state().get("current") else None,
+        },
+        "feature_importance": feature_importance(candidate, config),
+        "error_analysis": {"by_bucket": candidate_eval["buckets"], "large_errors": analysis},
+        "model": {"type": config.model.type, "params": config.model.params.model_dump()},
+        "timings_seconds": timer.timings,
+    }
+    with timer.stage("report"):
+        reports.write_report(ctx.reports_dir, config.usecase, window.test_month, "train", report)
+    return report
+
+
+def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: str | None = None) -> dict:
+    """Score a lake month with the current model and write predictions + a report."""
+    log = get_logger()
+    timer = StageTimer()
+    month = month or config.run.test_month or previous_complete_month()
+    registry = Registry(ctx.registry_root, config.usecase)
+    model_path = registry.model_path("current")
+    if not model_path:
+        raise DataError(
+            f"There is no current model for {config.usecase} in {ctx.registry_root}.",
+            "Predictions need a promoted model.",
+            "Run `sparkmlops train` first (or check --model-registry-path).",
+        )
+    version = registry.state()["current"]["version"]
+    inputs_needed = set(feature_module(config.features.module).input_columns(config.features.params))
+    columns = {name: kind for name, kind in config.data.columns.items() if name in inputs_needed}
+    rules = quality.rules_over(config.cleaning.rules, set(columns), set(config.data.columns))
+    with timer.stage("read") as info:
+        frame, files = lake.read_month(spark, config.data.base_path, month, columns, config.data.column_aliases)
+        frame = frame.withColumn(quality.SPLIT_COLUMN, F.lit("predict")).cache()
+        rows = quality.count_failures(frame, rules)["predict"]
+        info["rows"] = rows["rows_in"]
+    target_uri = lake.predictions_uri(config.data.base_path, config.usecase, month)
+    try:
+        quality.check_retention({"predict": rows}, config.cleaning.min_retention)
+        with timer.stage("predict") as info:
+            scored = PipelineModel.load(model_path).transform(quality.apply_rules(frame, rules))
+            out = scored.select(
+                *[F.col(c) for c in columns], F.col(PREDICTION_COLUMN),
+                F.lit(version).alias("model_version"), F.lit(ctx.run_id).alias("run_id"),
+            )
+            out.write.mode("overwrite").parquet(target_uri)
+            stats = _prediction_stats(spark.read.parquet(target_uri), config)
+            info["rows"] = stats["rows"]
+    finally:
+        frame.unpersist()
+    failures = gates.post_predict_failures(stats, config.gates)
+    report = {
+        "run_id": ctx.run_id, "code_version": ctx.code_version, "model_version": version,
+        "input_files": [f.path for f in files], "rows": rows, "predictions_uri": target_uri,
+        "prediction_stats": stats, "post_predict_failures": failures, "timings_seconds": timer.timings,
+    }
+    reports.write_report(ctx.reports_dir, config.usecase, month, "predict", report)
+    log.info(f"wrote {stats['rows']} predictions to {target_uri}")
+    return report
+
+
+def _prediction_stats(predictions: DataFrame, config: UsecaseConfig) -> dict:
+    p = F.col(PREDICTION_COLUMN)
+    finite = ~(F.isnan(p) | p.isNull() | (F.abs(p) == float("inf")))
+    row = predictions.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(F.when(~finite, 1).otherwise(0)).alias("non_finite"),
+        F.sum(F.when(finite & (p < config.gates.prediction_min), 1).otherwise(0)).alias("below_min"),
+        F.sum(F.when(finite & (p >= config.gates.prediction_max), 1).otherwise(0)).alias("above_max"),
+        F.min(F.when(finite, p)).alias("min"), F.max(F.when(finite, p)).alias("max"), F.avg(F.when(finite, p)).alias("mean"),
+    ).first().asDict()
+    return {key: (value if value is not None else 0) for key, value in row.items()}
