@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyspark.ml import PipelineStage
+from pyspark.ml.base import Estimator, Transformer
 from pyspark.ml.feature import SQLTransformer, VectorAssembler
 
 from sparkmlops.features import FEATURES_COLUMN
@@ -84,7 +84,7 @@ def feature_columns(params: dict[str, Any] | None = None) -> list[str]:
     return list(FEATURE_COLUMNS)
 
 
-def build_stages(params: dict[str, Any] | None = None) -> list[PipelineStage]:
+def build_stages(params: dict[str, Any] | None = None) -> list[Estimator | Transformer]:
     """SQLTransformer deriving the features, then the VectorAssembler."""
     return [
         SQLTransformer(statement=feature_sql()),

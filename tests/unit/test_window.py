@@ -1,0 +1,66 @@
+from datetime import date
+
+import pytest
+
+from sparkmlops.errors import DataError, UsageError
+from sparkmlops.window import parse_month, previous_complete_month, resolve_window, shift_month
+
+LAKE = ["2023-01", "2023-02", "2023-03", "2023-04", "2023-06"]
+
+
+@pytest.mark.parametrize("bad", ["2023-13", "2023-00", "23-01", "2023/01", "2023-1", "", "june"])
+def test_bad_month_strings_are_usage_errors(bad):
+    with pytest.raises(UsageError, match="is not a month"):
+        parse_month(bad)
+
+
+def test_shift_and_previous_month_cross_year_boundaries():
+    assert shift_month("2023-01", -1) == "2022-12"
+    assert shift_month("2022-11", 3) == "2023-02"
+    assert previous_complete_month(date(2026, 1, 15)) == "2025-12"
+
+
+def test_default_window_is_the_months_before_the_test_month():
+    window = resolve_window("2023-04", None, 3, LAKE)
+    assert window.train_months == ("2023-01", "2023-02", "2023-03")
+    assert window.missing_train_months == ()
+
+
+def test_missing_test_month_is_always_an_error_even_when_skipping():
+    with pytest.raises(DataError, match="Test month 2023-05 is not in the lake"):
+        resolve_window("2023-05", None, 3, LAKE, strict=False)
+
+
+def test_strict_mode_lists_missing_and_available_months_and_the_three_options():
+    with pytest.raises(DataError) as caught:
+        resolve_window("2023-06", None, 3, LAKE)
+    message = str(caught.value)
+    assert "2023-05 are missing" in message
+    assert "available: 2023-01, 2023-02, 2023-03, 2023-04, 2023-06" in message
+    assert "--skip-missing" in message and "--train-months" in message and "ingest or generate" in message
+
+
+def test_skip_missing_continues_with_what_exists():
+    window = resolve_window("2023-06", None, 3, LAKE, strict=False)
+    assert window.train_months == ("2023-03", "2023-04")
+    assert window.missing_train_months == ("2023-05",)
+
+
+def test_skip_missing_still_needs_two_train_months():
+    with pytest.raises(DataError, match="Only 1 of the requested train months"):
+        resolve_window("2023-06", ["2023-04", "2023-05"], 3, LAKE, strict=False)
+
+
+def test_fewer_than_two_requested_months_is_a_usage_error():
+    with pytest.raises(UsageError, match="at least 2 train months"):
+        resolve_window("2023-04", ["2023-03"], 3, LAKE)
+
+
+def test_train_months_must_precede_the_test_month():
+    with pytest.raises(UsageError, match="not before the test month"):
+        resolve_window("2023-03", ["2023-02", "2023-04"], 3, LAKE)
+
+
+def test_explicit_months_are_sorted_and_deduplicated():
+    window = resolve_window("2023-06", ["2023-04", "2023-01", "2023-04"], 3, LAKE)
+    assert window.train_months == ("2023-01", "2023-04")
