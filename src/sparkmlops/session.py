@@ -67,14 +67,15 @@ def build_session(app_name: str, master: str | None = None, extra: dict[str, str
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    settings = read_spark_defaults(defaults_path())
+    # Under spark-submit the JVM already runs with --properties-file and --master.
+    under_submit = "PYSPARK_GATEWAY_PORT" in os.environ
+    settings = {} if under_submit else read_spark_defaults(defaults_path())
     settings.update(_s3_settings())
     settings.update(extra or {})
     builder = SparkSession.builder.appName(app_name)
-    running_under_submit = "spark.master" in os.environ.get("PYSPARK_SUBMIT_ARGS", "") or os.environ.get("SPARK_SUBMIT")
     if master:
         builder = builder.master(master)
-    elif not running_under_submit and "spark.master" not in settings:
+    elif not under_submit and "spark.master" not in settings:
         builder = builder.master("local[*]")
     for key, value in settings.items():
         builder = builder.config(key, value)
