@@ -1,0 +1,255 @@
+"""End to end through the CLI: generate a tiny lake, run four consecutive months, then
+bad input. Runs in-process on the shared local[2] session (the CLI reuses it)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sparkmlops import cli
+from sparkmlops.registry import Registry
+
+REPO = Path(__file__).resolve().parents[2]
+MONTHS = ["2023-04", "2023-05", "2023-06", "2023-07"]
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, spark):
+    """A tiny taxi YAML (small GBT) pointing at a fresh lake, registry and reports."""
+    root = tmp_path_factory.mktemp("monthly")
+    raw = yaml.safe_load((REPO / "conf/usecases/taxi_fare.yaml").read_text())
+    raw["data"]["base_path"] = str(root / "lake" / "taxi_fare")
+    raw["model"]["params"].update({"maxIter": 4, "maxDepth": 3})
+    raw["paths"] = {"registry": str(root / "registry"), "reports": str(root / "reports")}
+    config_file = root / "taxi_fare.yaml"
+    config_file.write_text(yaml.safe_dump(raw))
+    assert run(config_file, "generate", "--months", "2023-01:2023-07", "--rows-per-month", "3000", "--seed", "3") == 0
+    return root, config_file
+
+
+def run(config_file: Path, *args: str) -> int:
+    return cli.main([args[0], "--usecase", "taxi_fare", "--config", str(config_file), *args[1:]])
+
+
+def registry_json(root: Path) -> str:
+    path = root / "registry" / "taxi_fare" / "model_registry.json"
+    return path.read_text() if path.exists() else ""
+
+
+def reports_snapshot(root: Path) -> dict[str, str]:
+    return {str(p): p.read_text() for p in sorted((root / "reports").rglob("*.json"))}
+
+
+@pytest.fixture(scope="module")
+def four_months(workspace):
+    root, config_file = workspace
+    codes = [run(config_file, "train", "--test-month", month) for month in MONTHS]
+    return root, config_file, codes
+
+
+def test_four_consecutive_months_record_four_decisions(four_months):
+    root, _, codes = four_months
+    assert codes == [0, 0, 0, 0]
+    state = json.loads(registry_json(root))
+    history = state["history"]
+    assert [record["test_month"] for record in history] == MONTHS
+    assert history[0]["outcome"] == "first_model" and history[0]["promoted"] is True
+    assert [record["version"] for record in history] == ["v0001", "v0002", "v0003", "v0004"]
+    promoted = [record["version"] for record in history if record["promoted"]]
+    assert state["current"]["version"] == promoted[-1]
+    assert state["candidate"]["version"] == "v0004"
+    for record in history:
+        assert record["reason"] and record["code_version"] and record["data_fingerprint"]["sha256"]
+        assert set(record["metrics"]["candidate"]) == {"rmse", "mae", "r2"}
+    # from the second month on, the current model was scored on the same test month
+    assert all(record["metrics"]["current"] is not None for record in history[1:])
+    registry_dir = root / "registry" / "taxi_fare"
+    assert (registry_dir / "current" / "VERSION").read_text().strip() == state["current"]["version"]
+    assert sorted(p.name for p in (registry_dir / "archive").iterdir() if not p.name.startswith(".")) == [
+        "v0001", "v0002", "v0003", "v0004"]
+
+
+def test_reports_hold_counts_metrics_decision_and_analysis(four_months):
+    root, _, _ = four_months
+    reports_dir = root / "reports" / "taxi_fare"
+    history = json.loads(registry_json(root))["history"]
+    for month, record in zip(MONTHS, history):
+        report = json.loads((reports_dir / month / "train_report.json").read_text())
+        assert report["schema_version"] == 1 and report["run_id"] == record["run_id"]
+        assert report["window"]["test_month"] == month and len(report["window"]["train_months"]) == 3
+        for split in ("train", "test"):
+            rows = report["rows"][split]
+            assert rows["rows_in"] - rows["rows_removed"] == rows["rows_out"] > 0
+            assert max(rows["failures_by_rule"].values()) <= rows["rows_removed"] <= sum(rows["failures_by_rule"].values())
+        assert report["rows_trained_on"] == report["rows"]["train"]["rows_out"]
+        assert report["decision"]["reason"] == record["reason"]
+        assert report["metrics"]["candidate"]["overall"]["rmse"] == pytest.approx(record["metrics"]["candidate"]["rmse"])
+        assert set(report["error_analysis"]["by_bucket"]) <= {"low", "medium", "high", "very_high", "other"}
+        assert report["error_analysis"]["large_errors"]["causes"]
+        assert len(report["feature_importance"]) == 20
+        assert abs(sum(item["importance"] for item in report["feature_importance"]) - 1.0) < 1e-3
+        assert {"read", "fit", "evaluate_candidate", "register"} <= set(report["timings_seconds"])
+    latest = json.loads((reports_dir / "latest.json").read_text())
+    assert latest["train"]["month"] == MONTHS[-1]
+
+
+def test_rerunning_a_month_changes_nothing(four_months):
+    root, config_file, _ = four_months
+    before_registry, before_reports = registry_json(root), reports_snapshot(root)
+    assert run(config_file, "train", "--test-month", MONTHS[-1]) == 0
+    assert registry_json(root) == before_registry
+    assert reports_snapshot(root) == before_reports
+
+
+def test_predict_writes_predictions_and_passes_the_post_predict_gate(four_months, spark):
+    root, config_file, _ = four_months
+    assert run(config_file, "predict", "--test-month", "2023-07") == 0
+    report = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "predict_report.json").read_text())
+    version = json.loads(registry_json(root))["current"]["version"]
+    assert report["model_version"] == version
+    written = spark.read.parquet(report["predictions_uri"])
+    assert written.count() == report["prediction_stats"]["rows"] == report["rows"]["rows_out"]
+    assert {row.model_version for row in written.select("model_version").distinct().collect()} == {version}
+    assert run(config_file, "gate", "--stage", "post_predict", "--test-month", "2023-07") == 0
+    assert run(config_file, "gate", "--stage", "post_train", "--test-month", "2023-07") == 0
+
+
+def test_force_promote_then_rollback_restores_the_previous_current(four_months):
+    root, config_file, _ = four_months
+    registry = Registry(root / "registry", "taxi_fare")
+    state = registry.state()
+    if state["current"]["version"] != state["candidate"]["version"]:
+        assert run(config_file, "registry", "promote") == 2  # --force is required
+        assert run(config_file, "registry", "promote", "--force") == 0
+        assert registry.state()["current"]["version"] == state["candidate"]["version"]
+        assert registry.history()[-1]["outcome"] == "forced"
+    before = registry.state()["current"]["version"]
+    assert run(config_file, "registry", "rollback") == 0
+    after = registry.state()["current"]["version"]
+    assert after != before and after in [r["version"] for r in registry.history() if r.get("promoted")]
+    assert registry.history()[-1]["outcome"] == "rolled_back"
+    assert (root / "registry" / "taxi_fare" / "current" / "VERSION").read_text().strip() == after
+
+
+def test_json_logs_carry_the_run_id(workspace, capsys):
+    _, config_file = workspace
+    assert run(config_file, "train", "--test-month", "2023-04", "--dry-run", "--log-format", "json") == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    documents = [json.loads(line) for line in lines]
+    assert documents and all(doc["run_id"].startswith("taxi_fare-") for doc in documents)
+    assert any(doc.get("stage") == "read" and doc.get("rows", 0) > 0 for doc in documents)
+
+
+# --- bad input: clear error, documented exit code, registry and reports untouched ---
+
+def _assert_nothing_changed(root, before_registry, before_reports):
+    assert registry_json(root) == before_registry
+    assert reports_snapshot(root) == before_reports
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("--test-month", "2023-12"), 3, "Test month 2023-12 is not in the lake"),
+        (("--test-month", "2023-03", "--train-months", "2023-02"), 2, "at least 2 train months"),
+        (("--test-month", "2023-02", "--skip-missing"), 3, "Only 1 of the requested train months"),
+        (("--test-month", "2023-02"), 3, "--skip-missing"),
+        (("--test-month", "2023-13"), 2, "is not a month"),
+    ],
+)
+def test_window_errors(four_months, capsys, args, code, message):
+    root, config_file, _ = four_months
+    before = registry_json(root), reports_snapshot(root)
+    assert run(config_file, "train", *args) == code
+    assert message in capsys.readouterr().err
+    _assert_nothing_changed(root, *before)
+
+
+def test_unknown_usecase_and_bad_yaml(four_months, capsys, tmp_path):
+    root, config_file, _ = four_months
+    before = registry_json(root), reports_snapshot(root)
+    assert cli.main(["train", "--usecase", "no_such_case", "--test-month", "2023-07"]) == 2
+    assert "Unknown use case 'no_such_case'" in capsys.readouterr().err
+    raw = yaml.safe_load(config_file.read_text())
+    raw["cleaning"]["min_retension"] = 0.5
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    assert cli.main(["train", "--usecase", "taxi_fare", "--config", str(bad), "--test-month", "2023-07"]) == 2
+    assert "cleaning.min_retension" in capsys.readouterr().err
+    _assert_nothing_changed(root, *before)
+
+
+@pytest.fixture()
+def damaged_month(four_months, spark):
+    """Copy the lake, then let a test damage month 2023-07 of the copy."""
+    root, config_file, _ = four_months
+    lake_copy = root / "lake_copy"
+    shutil.rmtree(lake_copy, ignore_errors=True)
+    shutil.copytree(root / "lake" / "taxi_fare", lake_copy)
+    return root, config_file, lake_copy, lake_copy / "2023" / "07"
+
+
+def _train_on(config_file, lake_copy):
+    return run(config_file, "train", "--test-month", "2023-07", "--data-base-path", str(lake_copy))
+
+
+def test_corrupt_parquet_names_the_file(damaged_month, capsys):
+    root, config_file, lake_copy, month_dir = damaged_month
+    before = registry_json(root), reports_snapshot(root)
+    victim = sorted(month_dir.glob("*.parquet"))[0]
+    victim.write_bytes(b"this is not parquet")
+    assert _train_on(config_file, lake_copy) == 3
+    err = capsys.readouterr().err
+    assert victim.name in err and "not readable Parquet" in err
+    _assert_nothing_changed(root, *before)
+
+
+def test_missing_column_names_file_and_column(damaged_month, capsys, spark):
+    root, config_file, lake_copy, month_dir = damaged_month
+    before = registry_json(root), reports_snapshot(root)
+    frame = spark.read.parquet(str(month_dir)).drop("trip_distance")
+    shutil.rmtree(month_dir)
+    frame.write.parquet(str(month_dir))
+    assert _train_on(config_file, lake_copy) == 3
+    err = capsys.readouterr().err
+    assert "misses required column(s) trip_distance" in err and str(month_dir) in err
+    _assert_nothing_changed(root, *before)
+
+
+def test_empty_month_is_a_data_error(damaged_month, capsys, spark):
+    root, config_file, lake_copy, month_dir = damaged_month
+    before = registry_json(root), reports_snapshot(root)
+    frame = spark.read.parquet(str(month_dir)).limit(0)
+    shutil.rmtree(month_dir)
+    frame.write.parquet(str(month_dir))
+    assert _train_on(config_file, lake_copy) == 3
+    assert "The test data has no rows" in capsys.readouterr().err
+    _assert_nothing_changed(root, *before)
+
+
+def test_cleaning_removing_too_much_stops_before_training(damaged_month, capsys, spark):
+    from pyspark.sql import functions as F
+
+    root, config_file, lake_copy, month_dir = damaged_month
+    before = registry_json(root), reports_snapshot(root)
+    frame = spark.read.parquet(str(month_dir)).withColumn("trip_distance", F.lit(0.0))
+    shutil.rmtree(month_dir)
+    frame.write.parquet(str(month_dir))
+    assert _train_on(config_file, lake_copy) == 3
+    err = capsys.readouterr().err
+    assert "below the minimum of 80%" in err and "impossible_distance" in err
+    _assert_nothing_changed(root, *before)
+
+
+def test_a_second_writer_is_refused_while_the_lock_is_held(four_months, capsys):
+    root, config_file, _ = four_months
+    before = registry_json(root), reports_snapshot(root)
+    with Registry(root / "registry", "taxi_fare").lock("holder-run"):
+        assert run(config_file, "train", "--test-month", "2023-06", "--train-months", "2023-02,2023-03") == 1
+    assert "holder-run" in capsys.readouterr().err
+    _assert_nothing_changed(root, *before)
