@@ -45,9 +45,7 @@ def count_failures(frame: DataFrame, rules: dict[str, str], group_column: str = 
     and once under each rule it fails.
     """
     predicates = {name: _predicate(name, expression) for name, expression in rules.items()}
-    keep_all = F.lit(True)
-    for predicate in predicates.values():
-        keep_all = keep_all & predicate
+    keep_all = keep_expression(rules)
     aggregates = [F.count(F.lit(1)).alias("rows_in"), F.sum(F.when(keep_all, 1).otherwise(0)).alias("rows_out")]
     aggregates += [F.sum(F.when(~p, 1).otherwise(0)).alias(f"rule__{name}") for name, p in predicates.items()]
     try:
@@ -75,11 +73,16 @@ def count_failures(frame: DataFrame, rules: dict[str, str], group_column: str = 
     return counts
 
 
-def apply_rules(frame: DataFrame, rules: dict[str, str]) -> DataFrame:
+def keep_expression(rules: dict[str, str]) -> Column:
+    """True for a row that passes every rule (a NULL predicate counts as a failure)."""
     keep_all = F.lit(True)
     for name, expression in rules.items():
         keep_all = keep_all & _predicate(name, expression)
-    return frame.filter(keep_all)
+    return keep_all
+
+
+def apply_rules(frame: DataFrame, rules: dict[str, str]) -> DataFrame:
+    return frame.filter(keep_expression(rules))
 
 
 def check_retention(counts: dict[str, dict], min_retention: float) -> None:
