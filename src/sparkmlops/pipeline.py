@@ -114,7 +114,7 @@ def run_key(config: UsecaseConfig, window: Window, fingerprint: dict, version: s
         "window": [window.test_month, list(window.train_months)],
         "data": fingerprint["sha256"],
         "code": version,
-        "config": config.model_dump(mode="json", exclude={"run", "paths", "source_file", "data": {"base_path"}}),
+        "config": config.model_dump(mode="json", exclude={"run": True, "paths": True, "source_file": True, "data": {"base_path"}}),
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:24]
 

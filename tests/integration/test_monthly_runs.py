@@ -194,6 +194,14 @@ def damaged_month(four_months, spark):
     return root, config_file, lake_copy, lake_copy / "2023" / "07"
 
 
+def _rewrite(spark, month_dir, transform):
+    """Replace a month folder with transform(its rows) (written aside first: reads are lazy)."""
+    aside = month_dir.with_name(month_dir.name + "_new")
+    transform(spark.read.parquet(str(month_dir))).write.parquet(str(aside))
+    shutil.rmtree(month_dir)
+    aside.rename(month_dir)
+
+
 def _train_on(config_file, lake_copy):
     return run(config_file, "train", "--test-month", "2023-07", "--data-base-path", str(lake_copy))
 
@@ -212,9 +220,7 @@ def test_corrupt_parquet_names_the_file(damaged_month, capsys):
 def test_missing_column_names_file_and_column(damaged_month, capsys, spark):
     root, config_file, lake_copy, month_dir = damaged_month
     before = registry_json(root), reports_snapshot(root)
-    frame = spark.read.parquet(str(month_dir)).drop("trip_distance")
-    shutil.rmtree(month_dir)
-    frame.write.parquet(str(month_dir))
+    _rewrite(spark, month_dir, lambda frame: frame.drop("trip_distance"))
     assert _train_on(config_file, lake_copy) == 3
     err = capsys.readouterr().err
     assert "misses required column(s) trip_distance" in err and str(month_dir) in err
@@ -224,9 +230,7 @@ def test_missing_column_names_file_and_column(damaged_month, capsys, spark):
 def test_empty_month_is_a_data_error(damaged_month, capsys, spark):
     root, config_file, lake_copy, month_dir = damaged_month
     before = registry_json(root), reports_snapshot(root)
-    frame = spark.read.parquet(str(month_dir)).limit(0)
-    shutil.rmtree(month_dir)
-    frame.write.parquet(str(month_dir))
+    _rewrite(spark, month_dir, lambda frame: frame.limit(0))
     assert _train_on(config_file, lake_copy) == 3
     assert "The test data has no rows" in capsys.readouterr().err
     _assert_nothing_changed(root, *before)
@@ -237,9 +241,7 @@ def test_cleaning_removing_too_much_stops_before_training(damaged_month, capsys,
 
     root, config_file, lake_copy, month_dir = damaged_month
     before = registry_json(root), reports_snapshot(root)
-    frame = spark.read.parquet(str(month_dir)).withColumn("trip_distance", F.lit(0.0))
-    shutil.rmtree(month_dir)
-    frame.write.parquet(str(month_dir))
+    _rewrite(spark, month_dir, lambda frame: frame.withColumn("trip_distance", F.lit(0.0)))
     assert _train_on(config_file, lake_copy) == 3
     err = capsys.readouterr().err
     assert "below the minimum of 80%" in err and "impossible_distance" in err
