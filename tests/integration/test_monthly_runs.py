@@ -255,3 +255,23 @@ def test_a_second_writer_is_refused_while_the_lock_is_held(four_months, capsys):
         assert run(config_file, "train", "--test-month", "2023-06", "--train-months", "2023-02,2023-03") == 1
     assert "holder-run" in capsys.readouterr().err
     _assert_nothing_changed(root, *before)
+
+
+def test_run_pipeline_sh_runs_every_step_through_spark_submit(four_months):
+    """The cron/Airflow entry point: gates + spark-submit jobs, exit codes propagate."""
+    import os
+    import subprocess
+
+    root, config_file, _ = four_months
+    env = {**os.environ, "SPARKMLOPS_VENV": str(Path(os.sys.executable).parents[1])}
+    common = ["--usecase", "taxi_fare", "--config", str(config_file), "--master", "local[2]"]
+    ok = subprocess.run([str(REPO / "run_pipeline.sh"), *common, "--test-month", "2023-07"],
+                        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    for step in ("pre-train gate", "train", "post-train gate", "predict", "post-predict gate"):
+        assert f"== {step}" in ok.stderr
+    before = registry_json(root)
+    bad = subprocess.run([str(REPO / "run_pipeline.sh"), *common, "--test-month", "2023-12"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 3 and "step 'pre-train checks' failed with exit code 3" in bad.stderr
+    assert "== train" not in bad.stderr and registry_json(root) == before
