@@ -1,8 +1,18 @@
 """The promotion rule: one pure function, no I/O.
 
-A candidate replaces the current model when at least ``min_improved`` of the three
-configured metrics strictly improve (direction-aware; a change no larger than the
-metric's ``min_delta`` is a tie) and it passes the post-train gate thresholds.
+A candidate replaces the current model when at least ``min_improved`` of the configured
+metrics strictly improve (direction-aware; a change no larger than the metric's
+``min_delta`` is a tie) and it passes the post-train gate thresholds. The registry
+records the returned :class:`Decision`; the reports show its one-line reason.
+
+Order of the checks in :func:`decide` (the first that applies wins):
+
+1. a NaN/inf/missing candidate metric: ``rejected`` — an unmeasurable candidate is
+   never promoted, not even with ``force`` (its predictions cannot be trusted either);
+2. ``force``: ``forced`` — promoted whatever the comparison and the gates say;
+3. post-train gate failures: ``gate_failed``;
+4. no current model: ``first_model``;
+5. enough improved metrics: ``promoted``, else ``rejected``.
 """
 
 from __future__ import annotations
@@ -15,36 +25,89 @@ from sparkmlops.config import HIGHER_IS_BETTER, PromotionConfig
 
 DISPLAY = {"rmse": "RMSE", "mae": "MAE", "r2": "R²"}
 IMPROVED, WORSE, TIE, NOT_COMPARABLE = "improved", "worse", "tie", "not comparable"
+FIRST_MODEL, PROMOTED, REJECTED, FORCED, GATE_FAILED = "first_model", "promoted", "rejected", "forced", "gate_failed"
+
+# How each comparison state reads in a reason ("RMSE tied", not "RMSE tie").
+_STATE_WORDS = ((IMPROVED, "improved"), (WORSE, "worse"), (TIE, "tied"), (NOT_COMPARABLE, "not comparable"))
 
 
 def display(name: str) -> str:
+    """Human name of a metric: ``rmse`` → ``RMSE``, ``r2`` → ``R²``, others upper-cased."""
     return DISPLAY.get(name, name.upper())
 
 
 @dataclass(frozen=True)
 class MetricRule:
+    """One metric of the rule.
+
+    Attributes:
+        name: metric key in the metric mappings (``rmse``, ``mae``, ``r2``…).
+        higher_is_better: direction of improvement.
+        min_delta: a change whose size is at most this counts as a tie.
+    """
+
     name: str
     higher_is_better: bool
     min_delta: float = 0.0
 
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.min_delta) and self.min_delta >= 0):
+            raise ValueError(f"min_delta of {self.name} must be a finite number >= 0, got {self.min_delta}")
+
 
 @dataclass(frozen=True)
 class PromotionRule:
+    """The metrics compared and how many of them must improve.
+
+    Attributes:
+        metrics: the metric rules, in the order reasons list them.
+        min_improved: improved metrics needed to promote.
+    """
+
     metrics: tuple[MetricRule, ...]
     min_improved: int = 2
 
+    def __post_init__(self) -> None:
+        names = [m.name for m in self.metrics]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"a promotion rule needs distinct metrics, got {names}")
+        if not 1 <= self.min_improved <= len(names):
+            raise ValueError(f"min_improved must be between 1 and {len(names)}, got {self.min_improved}")
+
     @classmethod
     def from_config(cls, evaluation_metrics: Sequence[str], promotion: PromotionConfig) -> PromotionRule:
+        """Build the rule from ``evaluation.metrics`` and the ``promotion`` section.
+
+        Args:
+            evaluation_metrics: the use case's metric names.
+            promotion: ``min_improved`` and the per-metric ``min_delta``.
+
+        Raises:
+            ValueError: a metric whose direction is not in ``config.HIGHER_IS_BETTER``.
+        """
+        unknown = [name for name in evaluation_metrics if name not in HIGHER_IS_BETTER]
+        if unknown:
+            raise ValueError(f"no known direction for metric(s) {unknown}; known: {sorted(HIGHER_IS_BETTER)}")
         rules = tuple(
-            MetricRule(name, HIGHER_IS_BETTER[name], promotion.min_delta.get(name, 0.0)) for name in evaluation_metrics
+            MetricRule(name, HIGHER_IS_BETTER[name], float(promotion.min_delta.get(name, 0.0)))
+            for name in evaluation_metrics
         )
         return cls(rules, promotion.min_improved)
 
 
 @dataclass(frozen=True)
 class Decision:
+    """What to do with a candidate, and why.
+
+    Attributes:
+        promote: whether the candidate becomes the current model.
+        outcome: ``first_model`` | ``promoted`` | ``rejected`` | ``gate_failed`` | ``forced``.
+        reason: one human line for logs, reports and ``registry history``.
+        comparison: metric → ``improved`` | ``worse`` | ``tie`` | ``not comparable``.
+    """
+
     promote: bool
-    outcome: str  # first_model | promoted | rejected | gate_failed | forced
+    outcome: str
     reason: str
     comparison: dict[str, str] = field(default_factory=dict)
 
@@ -54,28 +117,47 @@ def _finite(value: float | None) -> bool:
 
 
 def compare(current: float | None, candidate: float | None, rule: MetricRule) -> str:
-    """How the candidate's value of one metric compares with the current model's."""
+    """How the candidate's value of one metric compares with the current model's.
+
+    Args:
+        current: the current model's value (None or NaN: unmeasured).
+        candidate: the candidate's value (None or NaN: unmeasured).
+        rule: direction and tie band of the metric.
+
+    Returns:
+        ``improved``, ``worse``, ``tie`` or ``not comparable`` (neither is measurable).
+    """
     if not _finite(candidate):
         return WORSE if _finite(current) else NOT_COMPARABLE
     if not _finite(current):
-        return IMPROVED  # measurable beats unmeasurable
-    delta = candidate - current if rule.higher_is_better else current - candidate
-    if abs(delta) <= rule.min_delta:
+        return IMPROVED  # a measurable model beats an unmeasurable one
+    gain = candidate - current if rule.higher_is_better else current - candidate
+    if abs(gain) <= rule.min_delta:
         return TIE
-    return IMPROVED if delta > 0 else WORSE
+    return IMPROVED if gain > 0 else WORSE
 
 
 def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _summary(comparison: dict[str, str]) -> str:
-    parts = []
-    for state, word in ((IMPROVED, "improved"), (WORSE, "worse"), (TIE, "tied"), (NOT_COMPARABLE, "not comparable")):
-        names = [display(n) for n, s in comparison.items() if s == state]
-        if names:
-            parts.append(f"{_join(names)} {word}")
-    return ", ".join(parts)
+def _names(comparison: Mapping[str, str], state: str) -> list[str]:
+    return [display(name) for name, value in comparison.items() if value == state]
+
+
+def _summary(comparison: Mapping[str, str], states: Sequence[str] = tuple(s for s, _ in _STATE_WORDS)) -> str:
+    """``"RMSE and MAE improved, R² worse"`` for the given comparison states."""
+    words = dict(_STATE_WORDS)
+    return ", ".join(f"{_join(names)} {words[state]}" for state in states if (names := _names(comparison, state)))
+
+
+def _unmeasurable(candidate: Mapping[str, float], rule: PromotionRule) -> list[str]:
+    problems = []
+    for metric in rule.metrics:
+        value = candidate.get(metric.name)
+        if not _finite(value):
+            problems.append(f"{display(metric.name)} is not a finite number ({'missing' if value is None else value})")
+    return problems
 
 
 def decide(
@@ -91,27 +173,47 @@ def decide(
         current: the current model's metrics on the test month, or None (no model yet).
         candidate: the candidate's metrics on the same month.
         rule: metrics with directions and min-deltas, and how many must improve.
-        gate_failures: post-train gate violations of the candidate ([] = passed).
-        force: promote whatever the metrics and gates say (recorded as ``forced``).
+        gate_failures: post-train gate violations of the candidate (empty = passed),
+            e.g. ``"RMSE 12.3 >= max 10"``.
+        force: promote whatever the comparison and the gates say (outcome ``forced``);
+            an unmeasurable candidate is still rejected.
 
     Returns:
-        The decision with a one-line human reason.
+        The decision, its outcome, the per-metric comparison and a one-line reason.
+        Without a current model every metric is ``not comparable``.
     """
-    comparison = {m.name: compare(None if current is None else current.get(m.name), candidate.get(m.name), m) for m in rule.metrics}
-    summary = _summary(comparison)
-    if force:
-        detail = f" ({summary})" if current is not None else ""
-        gates = f"; gate failures ignored: {'; '.join(gate_failures)}" if gate_failures else ""
-        return Decision(True, "forced", f"forced promotion{detail}{gates}", comparison)
-    if gate_failures:
-        return Decision(False, "gate_failed", f"rejected by post-train gate: {'; '.join(gate_failures)}", comparison)
-    unmeasurable = [display(m.name) for m in rule.metrics if not _finite(candidate.get(m.name))]
-    if unmeasurable:
-        return Decision(False, "rejected", f"rejected: candidate {_join(unmeasurable)} is not a finite number", comparison)
     if current is None:
-        return Decision(True, "first_model", "first model: no current model, candidate passed the post-train gate", comparison)
-    improved = sum(state == IMPROVED for state in comparison.values())
-    if improved >= rule.min_improved:
-        return Decision(True, "promoted", f"promoted: {summary}", comparison)
+        comparison = {m.name: NOT_COMPARABLE for m in rule.metrics}
+    else:
+        comparison = {m.name: compare(current.get(m.name), candidate.get(m.name), m) for m in rule.metrics}
+
+    unmeasurable = _unmeasurable(candidate, rule)
+    if unmeasurable:
+        ignored = " (force ignored)" if force else ""
+        return Decision(
+            False, REJECTED,
+            f"rejected{ignored}: candidate {'; '.join(unmeasurable)}; an unmeasurable candidate is never promoted",
+            comparison,
+        )
+
+    if force:
+        details = [_summary(comparison) if current is not None else "no current model"]
+        if gate_failures:
+            details.append(f"gate failures ignored: {'; '.join(gate_failures)}")
+        return Decision(True, FORCED, f"forced: promoted regardless of the rule ({'; '.join(details)})", comparison)
+
+    if gate_failures:
+        return Decision(False, GATE_FAILED, f"rejected by post-train gate: {'; '.join(gate_failures)}", comparison)
+
+    if current is None:
+        return Decision(True, FIRST_MODEL, "first model: no current model, candidate passed the post-train gate", comparison)
+
+    improved = _names(comparison, IMPROVED)
+    if len(improved) >= rule.min_improved:
+        return Decision(True, PROMOTED, f"promoted: {_summary(comparison)}", comparison)
+    others = _summary(comparison, (WORSE, TIE, NOT_COMPARABLE))
+    head = f"only {_join(improved)} improved" if improved else "no metric improved"
+    if others:
+        head += f" ({others})"
     needed = f"{rule.min_improved} of {len(rule.metrics)} needed"
-    return Decision(False, "rejected", f"kept current: {summary or 'no metric improved'}; {needed}", comparison)
+    return Decision(False, REJECTED, f"kept current: {head}; {needed}", comparison)

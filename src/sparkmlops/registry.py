@@ -2,45 +2,73 @@
 
 Layout under ``<root>/<usecase>/``::
 
-    model_registry.json    schema_version, current, candidate, history (the truth)
-    archive/<version>/     every trained model, immutable (model/ + entry.json)
-    current/ candidate/    copies of an archive version, with a VERSION marker
-    .lock                  one writer at a time
+    model_registry.json    schema_version, usecase, next_version, current, candidate,
+                           history — the single source of truth
+    archive/<version>/     every registered model, immutable: model/ + entry.json
+    current/ candidate/    copies of an archive version (model/, entry.json) with a
+                           VERSION marker written last
+    .lock                  one writer at a time (pid, host, run id, since)
 
-Crash safety: the JSON file is the single source of truth and is replaced atomically
-(temp file + fsync + rename). A model is saved into a temp folder and renamed into
-``archive/`` before the JSON names it; ``current/`` and ``candidate/`` are refreshed
-after the JSON commit. :meth:`Registry.model_path` serves a slot's folder only when its
-VERSION marker matches the JSON, else the archive copy, so a crash at any point loads
-either the old state or the new one, never a mix. :meth:`Registry.repair` re-syncs the
-copies (it runs whenever the lock is taken).
+Crash safety: a model is saved into ``archive/.tmp-<version>-<uuid>`` and renamed into
+place before the JSON names it; the JSON is then replaced atomically (temp file in the
+same folder, fsync, ``os.replace``) — that replace is the commit point. ``current/`` and
+``candidate/`` are refreshed after the commit (copy into a temp folder, swap with
+renames). :meth:`Registry.model_path` serves a slot's folder only when its VERSION marker
+matches the JSON and the archive copy otherwise, so a crash at any point loads exactly
+the model the JSON names: the old state or the new one, never a mix.
+:meth:`Registry.repair` (run whenever the lock is taken) re-syncs the copies and removes
+what crashed runs left behind.
+
+All file operations go through the small module-level helpers at the bottom, so an s3a
+backend can replace them later without touching the registry logic.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import re
 import shutil
 import socket
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
-from sparkmlops.errors import RegistryBusyError, UsageError
+from sparkmlops.errors import RegistryBusyError, SparkMlopsError, UsageError
 from sparkmlops.logs import get_logger
 from sparkmlops.promotion import Decision
-from sparkmlops.reports import write_json_atomic
 
 SCHEMA_VERSION = 1
 SLOTS = ("current", "candidate")
 REGISTRY_FILE = "model_registry.json"
 VERSION_MARKER = "VERSION"
+ENTRY_FILE = "entry.json"
+MODEL_DIR = "model"
+LOCK_FILE = ".lock"
+# Everything a crashed step can leave behind starts with this; repair() deletes it.
+TEMP_PREFIX = ".tmp-"
+ROLLED_BACK = "rolled_back"
+_VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
+# Keys record_run() writes itself; record_extra must not overwrite them.
+_RECORD_KEYS = frozenset(
+    {"run_key", "run_id", "decided_at", "version", "outcome", "promoted", "reason", "comparison", "previous_current"}
+)
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _version_name(number: int) -> str:
+    return f"v{number:04d}"
+
+
+def _initial_state(usecase: str) -> dict:
+    return {"schema_version": SCHEMA_VERSION, "usecase": usecase, "next_version": 1,
+            "current": None, "candidate": None, "history": []}
 
 
 def _pid_alive(pid: int) -> bool:
@@ -49,98 +77,199 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        return True  # exists, owned by someone else
+    except (OverflowError, ValueError):
+        return False  # not a possible pid
     return True
 
 
+def _current_chain(history: list[dict]) -> list[str]:
+    """Replay the history into the stack of versions that were current, oldest first.
+
+    A promotion (of any kind) pushes its version, a rollback pops the top, so repeated
+    rollbacks walk further back instead of toggling between two versions.
+    """
+    chain: list[str] = []
+    for record in history:
+        version = record.get("version")
+        if record.get("outcome") == ROLLED_BACK:
+            if chain:
+                chain.pop()
+            if not chain or chain[-1] != version:  # an older registry without the full chain
+                chain.append(version)
+        elif record.get("promoted") and (not chain or chain[-1] != version):
+            chain.append(version)
+    return chain
+
+
 class Registry:
-    """File registry of one use case (local path or shared volume)."""
+    """File registry of one use case on a local path or a shared volume.
+
+    Reading (:meth:`state`, :meth:`history`, :meth:`find_decision`,
+    :meth:`model_path`) needs no lock; every write (:meth:`record_run`,
+    :meth:`rollback`, :meth:`promote_candidate`, :meth:`repair`) must happen inside
+    ``with registry.lock(run_id):``.
+    """
 
     def __init__(self, root: str | os.PathLike, usecase: str) -> None:
-        root_text = str(root)
+        """Point at ``<root>/<usecase>/``; nothing is created until the lock is taken.
+
+        Args:
+            root: registry root, a folder or a ``file://`` URI.
+            usecase: use case name (one folder under the root).
+
+        Raises:
+            UsageError: the root is a remote URI or the use case name is not a plain name.
+        """
+        root_text = os.fspath(root)
         if root_text.startswith("file://"):
             root_text = root_text[len("file://"):]
         if "://" in root_text:
             raise UsageError(
                 f"Registry root {root_text} is not a local path.",
-                "This version keeps the registry on a local or shared-volume path.",
-                "Pass a folder to --model-registry-path (a volume every node mounts).",
+                "This version keeps the registry on a local or shared-volume path (s3a:// is not supported yet).",
+                "Pass a folder to --model-registry-path (on a cluster: a volume every node mounts).",
             )
+        if not usecase or usecase in (".", "..") or "/" in usecase or os.sep in usecase:
+            raise UsageError(f"'{usecase}' is not a valid use case name for the registry.", "",
+                             "Use a plain name such as taxi_fare.")
         self.usecase = usecase
         self.dir = Path(root_text) / usecase
         self.file = self.dir / REGISTRY_FILE
-        self.lock_file = self.dir / ".lock"
-        self._locked_by: str | None = None
+        self.lock_file = self.dir / LOCK_FILE
+        self._holder: dict | None = None  # our lock file's content while we hold it
 
     # ---- reading -------------------------------------------------------------------
     def state(self) -> dict:
-        """The registry document, or an empty initial state (nothing is created)."""
+        """The registry document, or an empty initial state (no file is created).
+
+        Raises:
+            SparkMlopsError: the file is not valid JSON or has another schema version.
+        """
+        text = _read_text(self.file)
+        if text is None:
+            return _initial_state(self.usecase)
         try:
-            return json.loads(self.file.read_text())
-        except FileNotFoundError:
-            return {"schema_version": SCHEMA_VERSION, "usecase": self.usecase, "next_version": 1,
-                    "current": None, "candidate": None, "history": []}
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise SparkMlopsError(
+                f"Registry file {self.file} is not valid JSON ({error}).",
+                "It is only ever replaced atomically, so it was edited or damaged by hand.",
+                "Restore it from a backup, or fix the JSON; the models themselves are in archive/.",
+            ) from None
+        if document.get("schema_version") != SCHEMA_VERSION:
+            raise SparkMlopsError(
+                f"Registry file {self.file} has schema_version {document.get('schema_version')!r}.",
+                f"This version of sparkmlops reads schema_version {SCHEMA_VERSION}.",
+                "Use the sparkmlops version that wrote it, or migrate the file.",
+            )
+        return document
 
     def history(self) -> list[dict]:
+        """Every recorded decision, rollback and forced promotion, oldest first."""
         return self.state()["history"]
 
     def find_decision(self, run_key: str) -> dict | None:
         """The training decision recorded for ``run_key``, if any (idempotent reruns)."""
-        return next((r for r in self.history() if r.get("run_key") == run_key), None)
+        return next((r for r in reversed(self.history()) if r.get("run_key") == run_key), None)
 
     def model_path(self, slot: str) -> str | None:
-        """Folder to load the slot's model from, or None when the slot is empty."""
+        """Folder to load the slot's model from, or None when the slot is empty.
+
+        Args:
+            slot: ``"current"`` or ``"candidate"``.
+
+        Returns:
+            ``<slot>/model`` when the slot copy's VERSION marker matches the JSON,
+            otherwise ``archive/<version>/model`` — always the model the JSON names.
+        """
+        _check_slot(slot)
         entry = self.state().get(slot)
         if not entry:
             return None
+        version = entry["version"]
         view = self.dir / slot
-        if self._marker(view) == entry["version"]:
-            return str(view / "model")
-        return str(self._archive(entry["version"]) / "model")
+        folder = view if _read_marker(view) == version else self._archive(version)
+        return str(folder / MODEL_DIR)
 
     # ---- locking -------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self, run_id: str) -> Iterator[None]:
-        """Hold the use case's writer lock; refuse while another live run holds it."""
+        """Hold the use case's writer lock, then repair what a crashed run left behind.
+
+        Args:
+            run_id: written into the lock file so a refused run can name the holder.
+
+        Raises:
+            RegistryBusyError: a live process (or one on another host) holds the lock.
+        """
+        if self._holder is not None:
+            raise RegistryBusyError(
+                f"The {self.usecase} registry lock is already held by this Registry (run {self._holder['run_id']}).",
+                "The lock is not re-entrant.", "Do all writes inside one `with registry.lock(...)` block.",
+            )
         self.dir.mkdir(parents=True, exist_ok=True)
         holder = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "since": _now()}
-        while True:
-            try:
-                handle = os.open(self.lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-                break
-            except FileExistsError:
-                self._break_stale_lock_or_raise()
-        with os.fdopen(handle, "w") as stream:
-            json.dump(holder, stream)
-        self._locked_by = run_id
+        self._acquire(holder)
+        self._holder = holder
         try:
             self.repair()
             yield
         finally:
-            self._locked_by = None
-            self.lock_file.unlink(missing_ok=True)
+            self._holder = None
+            self._release(holder)
 
-    def _break_stale_lock_or_raise(self) -> None:
-        try:
-            holder = json.loads(self.lock_file.read_text() or "{}")
-        except FileNotFoundError:
+    def _acquire(self, holder: dict) -> None:
+        content = json.dumps(holder)
+        # Few tries: each failed one removed a stale lock, or the holder released meanwhile.
+        for _ in range(5):
+            if _create_exclusive(self.lock_file, content):
+                return
+            self._take_over_if_stale()
+        raise self._busy(_read_json_or_empty(self.lock_file))
+
+    def _take_over_if_stale(self) -> None:
+        """Remove the lock file if its holder is a dead process on this host, else raise busy."""
+        text = _read_text(self.lock_file)
+        if text is None:
             return  # released meanwhile: try again
-        except json.JSONDecodeError:
-            holder = {}
-        same_host = holder.get("host") == socket.gethostname()
-        if same_host and isinstance(holder.get("pid"), int) and not _pid_alive(holder["pid"]):
-            get_logger().warning(f"taking over a stale registry lock of run {holder.get('run_id')} (pid {holder['pid']} is gone)")
-            self.lock_file.unlink(missing_ok=True)
+        holder = _parse_json_or_empty(text)
+        pid = holder.get("pid")
+        if holder.get("host") != socket.gethostname() or not isinstance(pid, int) or _pid_alive(pid):
+            raise self._busy(holder)
+        # Move it aside first: only one of several racing runs wins the rename, and the
+        # winner checks it moved the stale lock and not one a faster run just created.
+        aside = self.dir / f"{TEMP_PREFIX}stale-lock-{uuid.uuid4().hex[:8]}"
+        try:
+            _rename(self.lock_file, aside)
+        except FileNotFoundError:
+            return  # another run took it over first
+        moved = _read_text(aside)
+        if moved != text:
+            _restore_lock(aside, self.lock_file)
             return
-        raise RegistryBusyError(
+        get_logger().warning(
+            f"taking over the stale {self.usecase} registry lock of run {holder.get('run_id')} "
+            f"(pid {pid} on this host is gone)"
+        )
+        aside.unlink(missing_ok=True)
+
+    def _busy(self, holder: dict) -> RegistryBusyError:
+        return RegistryBusyError(
             f"The {self.usecase} registry is locked by run {holder.get('run_id', '?')} "
             f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')} since {holder.get('since', '?')}).",
             "One writer at a time keeps the registry consistent.",
             f"Wait for that run to finish; if that process is gone, delete {self.lock_file} and rerun.",
         )
 
+    def _release(self, holder: dict) -> None:
+        if _read_json_or_empty(self.lock_file) == holder:
+            self.lock_file.unlink(missing_ok=True)
+        else:  # someone deleted or replaced our lock while we held it: leave theirs alone
+            get_logger().warning(f"the {self.usecase} registry lock {self.lock_file} was no longer ours at release")
+
     def _assert_locked(self) -> None:
-        if self._locked_by is None:
+        if self._holder is None:
             raise RuntimeError("registry writes need the lock: use `with registry.lock(run_id):`")
 
     # ---- writing -------------------------------------------------------------------
@@ -154,117 +283,368 @@ class Registry:
         decision: Decision,
         record_extra: dict,
     ) -> dict:
-        """Archive the candidate, update the slots, append the decision; return the record."""
+        """Archive the candidate, update the slots, append the decision.
+
+        A run_key that is already recorded returns the earlier record and changes
+        nothing (``save_model`` is not called), so rerunning a month is idempotent.
+
+        Args:
+            run_key: identity of the run's inputs (window, data, config, code).
+            run_id: this run's id.
+            save_model: writes the model to the folder path it is given (must not exist).
+            entry: what the slots say about the model (metrics, window, …); ``version``,
+                ``path`` (relative to the use case folder) and ``registered_at`` are added.
+            decision: the promotion decision for this candidate.
+            record_extra: more fields for the history record (metrics, window, …).
+
+        Returns:
+            The appended history record.
+
+        Raises:
+            ValueError: ``record_extra`` would overwrite a field the registry writes.
+        """
         self._assert_locked()
+        clash = _RECORD_KEYS & record_extra.keys()
+        if clash:
+            raise ValueError(f"record_extra must not set {sorted(clash)}")
         state = self.state()
-        version = f"v{state['next_version']:04d}"
+        earlier = next((r for r in reversed(state["history"]) if r.get("run_key") == run_key), None)
+        if earlier is not None:
+            get_logger().info(f"run key {run_key} is already recorded as {earlier['version']}; nothing changes")
+            return earlier
+
+        version = _version_name(state["next_version"])
         self._archive_model(version, save_model, entry)
-        new_entry = {**entry, "version": version, "registered_at": _now()}
+        decided_at = _now()
+        candidate = {**entry, "version": version, "path": f"archive/{version}/{MODEL_DIR}", "registered_at": decided_at}
         previous_current = state["current"]["version"] if state.get("current") else None
         record = {
-            "run_key": run_key, "run_id": run_id, "decided_at": _now(), "version": version,
+            "run_key": run_key, "run_id": run_id, "decided_at": decided_at, "version": version,
             "outcome": decision.outcome, "promoted": decision.promote, "reason": decision.reason,
-            "comparison": decision.comparison, "previous_current": previous_current, **record_extra,
+            "comparison": dict(decision.comparison), "previous_current": previous_current, **record_extra,
         }
         state["next_version"] += 1
-        state["candidate"] = new_entry
+        state["candidate"] = candidate
         if decision.promote:
-            state["current"] = {**new_entry, "promoted_at": record["decided_at"]}
+            state["current"] = {**candidate, "promoted_at": decided_at}
         state["history"].append(record)
         self._commit(state)
         return record
 
     def rollback(self, run_id: str, reason: str = "") -> dict:
-        """Make the model that was current before the latest promotion current again."""
+        """Make the model that was current before the latest promotion current again.
+
+        Repeated rollbacks keep walking back (v3 → v2 → v1), they do not toggle.
+
+        Args:
+            run_id: the operator's run id, recorded.
+            reason: why, recorded in the reason line.
+
+        Returns:
+            The appended ``rolled_back`` record.
+
+        Raises:
+            UsageError: there is no current model, or it has no predecessor.
+        """
         self._assert_locked()
         state = self.state()
         current = state.get("current")
         if not current:
-            raise UsageError(f"The {self.usecase} registry has no current model.", "There is nothing to roll back.", "Train first.")
-        previous = next(
-            (r["previous_current"] for r in reversed(state["history"])
-             if r.get("promoted") and r.get("version") == current["version"] and r.get("previous_current")),
-            None,
-        )
-        if previous is None:
+            raise UsageError(f"The {self.usecase} registry has no current model.", "There is nothing to roll back.",
+                             "Train a model first.")
+        chain = _current_chain(state["history"])
+        if not chain or chain[-1] != current["version"]:
+            chain.append(current["version"])
+        if len(chain) < 2:
             raise UsageError(
                 f"Current model {current['version']} of {self.usecase} has no predecessor to roll back to.",
-                "It was the first model promoted.", "Promote another model with `registry promote --force` instead.",
+                "No other model was current before it (or earlier rollbacks already went back to the first one).",
+                "Promote another archived model with `registry promote --force` instead.",
             )
-        entry = json.loads((self._archive(previous) / "entry.json").read_text())
-        state["current"] = {**entry, "version": previous, "promoted_at": _now()}
-        record = {"run_id": run_id, "decided_at": _now(), "version": previous, "outcome": "rolled_back",
-                  "promoted": True, "previous_current": current["version"],
-                  "reason": f"rolled back from {current['version']} to {previous}" + (f": {reason}" if reason else "")}
+        previous = chain[-2]
+        decided_at = _now()
+        state["current"] = {**self._archived_entry(previous), "promoted_at": decided_at}
+        record = {
+            "run_id": run_id, "decided_at": decided_at, "version": previous, "outcome": ROLLED_BACK,
+            "promoted": True, "comparison": {}, "previous_current": current["version"],
+            "reason": f"rolled back from {current['version']} to {previous}" + (f": {reason}" if reason else ""),
+        }
         state["history"].append(record)
         self._commit(state)
         return record
 
     def promote_candidate(self, run_id: str, reason: str) -> dict:
-        """Force the candidate slot's model into the current slot."""
+        """Force the candidate slot's model into the current slot (a ``forced`` record).
+
+        Args:
+            run_id: the operator's run id, recorded.
+            reason: why, recorded in the reason line.
+
+        Returns:
+            The appended ``forced`` record.
+
+        Raises:
+            UsageError: there is no candidate, or it is already the current model.
+        """
         self._assert_locked()
         state = self.state()
         candidate = state.get("candidate")
         if not candidate:
-            raise UsageError(f"The {self.usecase} registry has no candidate.", "There is nothing to promote.", "Train first.")
-        previous = state["current"]["version"] if state.get("current") else None
-        state["current"] = {**candidate, "promoted_at": _now()}
-        record = {"run_id": run_id, "decided_at": _now(), "version": candidate["version"], "outcome": "forced",
-                  "promoted": True, "previous_current": previous, "reason": f"forced promotion: {reason}"}
+            raise UsageError(f"The {self.usecase} registry has no candidate.", "There is nothing to promote.",
+                             "Train a model first.")
+        current = state.get("current")
+        if current and current["version"] == candidate["version"]:
+            raise UsageError(f"Candidate {candidate['version']} of {self.usecase} is already the current model.",
+                             "Promoting it again would change nothing.", "")
+        previous = current["version"] if current else None
+        decided_at = _now()
+        state["current"] = {**candidate, "promoted_at": decided_at}
+        record = {
+            "run_id": run_id, "decided_at": decided_at, "version": candidate["version"], "outcome": "forced",
+            "promoted": True, "comparison": {}, "previous_current": previous,
+            "reason": f"forced promotion of {candidate['version']} (was {previous or 'none'})" + (f": {reason}" if reason else ""),
+        }
         state["history"].append(record)
         self._commit(state)
         return record
 
     def repair(self) -> None:
-        """Re-sync slot folders with the JSON and remove leftovers of crashed runs."""
-        for leftover in list(self.dir.glob(".tmp-*")) + list((self.dir / "archive").glob(".tmp-*")):
-            shutil.rmtree(leftover, ignore_errors=True)
+        """Re-sync the slot copies with the JSON and remove what crashed runs left.
+
+        Deletes temp folders/files (``.tmp-*``) and archive versions the JSON never
+        committed (numbered at or above ``next_version``), then re-materialises every
+        slot copy whose VERSION marker differs from the JSON. Runs on every lock.
+        """
+        self._assert_locked()
+        archive = self.dir / "archive"
+        for leftover in _list_dir(self.dir) + _list_dir(archive):
+            if leftover.name.startswith(TEMP_PREFIX):
+                get_logger().info(f"removing {leftover}, left by an interrupted registry write")
+                _remove(leftover)
         state = self.state()
-        for slot in SLOTS:
-            entry = state.get(slot)
-            if entry and self._marker(self.dir / slot) != entry["version"]:
-                self._materialise(slot, entry["version"])
+        for folder in _list_dir(archive):
+            match = _VERSION_PATTERN.match(folder.name)
+            if match and int(match.group(1)) >= state["next_version"]:
+                get_logger().warning(f"removing {folder}: archived by a run that crashed before its registry commit")
+                _remove(folder)
+        self._refresh_views(state)
 
     # ---- private helpers -----------------------------------------------------------
     def _archive(self, version: str) -> Path:
         return self.dir / "archive" / version
 
-    @staticmethod
-    def _marker(folder: Path) -> str | None:
-        try:
-            return (folder / VERSION_MARKER).read_text().strip()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
+    def _archived_entry(self, version: str) -> dict:
+        """The slot entry of an archived version, checking the model is still there."""
+        folder = self._archive(version)
+        text = _read_text(folder / ENTRY_FILE)
+        if text is None or not (folder / MODEL_DIR).exists():
+            raise UsageError(
+                f"Archived model {version} of {self.usecase} is missing from {folder}.",
+                "Archive folders must never be deleted by hand; the registry history still names it.",
+                "Restore the folder from a backup, or promote another model with `registry promote --force`.",
+            )
+        return {**json.loads(text), "version": version, "path": f"archive/{version}/{MODEL_DIR}"}
 
     def _archive_model(self, version: str, save_model: Callable[[str], None], entry: dict) -> None:
-        target = self._archive(version)
-        temp = self.dir / "archive" / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
-        temp.mkdir(parents=True)
+        """Save the model under a temp name in archive/, then rename it to ``version``."""
+        archive = self.dir / "archive"
+        archive.mkdir(parents=True, exist_ok=True)
+        temp = archive / f"{TEMP_PREFIX}{version}-{uuid.uuid4().hex[:8]}"
+        temp.mkdir()
         try:
-            save_model(str(temp / "model"))
-            write_json_atomic(temp / "entry.json", {**entry, "version": version})
-            if target.exists():  # left by a run that crashed before its JSON commit
-                shutil.rmtree(target)
-            os.rename(temp, target)
+            save_model(str(temp / MODEL_DIR))
+            if not (temp / MODEL_DIR).exists():
+                raise RuntimeError(f"save_model did not write anything to {temp / MODEL_DIR}")
+            _write_json_atomic(temp / ENTRY_FILE, {**entry, "version": version})
+            target = self._archive(version)
+            if target.exists():  # archived by a run that crashed before its commit: the JSON never named it
+                _remove(target)
+            _rename(temp, target)
         except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
+            _remove(temp)
             raise
 
     def _commit(self, state: dict) -> None:
-        """The commit point: replace the JSON, then refresh the slot copies."""
-        write_json_atomic(self.file, state)
+        """The commit point: replace the JSON atomically, then refresh the slot copies."""
+        _write_json_atomic(self.file, state)
+        self._refresh_views(state)
+
+    def _refresh_views(self, state: dict) -> None:
+        """Bring ``current/`` and ``candidate/`` in line with the committed JSON.
+
+        A failed copy is logged, not raised: the JSON is already committed and
+        :meth:`model_path` falls back to the archive until the next repair.
+        """
         for slot in SLOTS:
             entry = state.get(slot)
-            if entry and self._marker(self.dir / slot) != entry["version"]:
+            if not entry or _read_marker(self.dir / slot) == entry["version"]:
+                continue
+            try:
                 self._materialise(slot, entry["version"])
+            except OSError as error:
+                get_logger().warning(
+                    f"could not refresh {self.dir / slot} to {entry['version']} ({error}); the archive copy is "
+                    "served until the next run repairs it"
+                )
 
     def _materialise(self, slot: str, version: str) -> None:
-        """Copy an archive version into a slot folder; the VERSION marker is written last."""
-        temp = self.dir / f".tmp-{slot}-{uuid.uuid4().hex[:8]}"
-        shutil.copytree(self._archive(version), temp)
-        (temp / VERSION_MARKER).write_text(version + "\n")
-        view, old = self.dir / slot, self.dir / f".tmp-old-{slot}-{uuid.uuid4().hex[:8]}"
+        """Copy an archive version into a slot folder, swapping it in with renames."""
+        temp = self.dir / f"{TEMP_PREFIX}{slot}-{uuid.uuid4().hex[:8]}"
+        try:
+            _copy_tree(self._archive(version), temp)
+            _write_marker(temp, version)  # last: a folder with a matching marker is complete
+        except BaseException:
+            _remove(temp)
+            raise
+        view = self.dir / slot
+        aside = self.dir / f"{TEMP_PREFIX}old-{slot}-{uuid.uuid4().hex[:8]}"
         if view.exists():
-            os.rename(view, old)
-        os.rename(temp, view)
-        shutil.rmtree(old, ignore_errors=True)
+            _rename(view, aside)
+        # A crash here leaves no slot folder: model_path serves the archive, repair refills it.
+        _rename(temp, view)
+        _remove(aside)
+
+
+def _check_slot(slot: str) -> None:
+    if slot not in SLOTS:
+        raise ValueError(f"slot must be one of {SLOTS}, got {slot!r}")
+
+
+# ---- file operations (local filesystem; the seam for an s3a backend) -------------------
+def _read_text(path: Path) -> str | None:
+    """A file's text, or None when it does not exist."""
+    try:
+        return path.read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _parse_json_or_empty(text: str | None) -> dict:
+    """Parse a small JSON object; an empty or half-written file reads as ``{}``."""
+    try:
+        value = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _read_json_or_empty(path: Path) -> dict:
+    return _parse_json_or_empty(_read_text(path))
+
+
+def _read_marker(folder: Path) -> str | None:
+    text = _read_text(folder / VERSION_MARKER)
+    return None if text is None else text.strip()
+
+
+def _json_safe(value: Any) -> Any:
+    """JSON has no NaN/inf: store them as null (an unmeasured metric)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (not supported by every filesystem)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError as error:
+        get_logger().debug(f"cannot open {folder} to fsync it: {error}")
+        return
+    try:
+        os.fsync(handle)
+    except OSError as error:
+        get_logger().debug(f"fsync of folder {folder} is not supported here: {error}")
+    finally:
+        os.close(handle)
+
+
+def _write_json_atomic(path: Path, document: dict) -> None:
+    """Write JSON to a temp file in the same folder, fsync it, and replace ``path``."""
+    temp = path.parent / f"{TEMP_PREFIX}{path.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        with open(temp, "w") as stream:
+            json.dump(_json_safe(document), stream, indent=2, allow_nan=False)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        _replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _replace(source: Path, target: Path) -> None:
+    """Atomically replace a file (the registry's commit point)."""
+    os.replace(source, target)
+
+
+def _rename(source: Path, target: Path) -> None:
+    """Atomically rename a file or folder; ``target`` must not exist."""
+    os.rename(source, target)
+    _fsync_dir(target.parent)
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    shutil.copytree(source, target)
+
+
+def _write_marker(folder: Path, version: str) -> None:
+    with open(folder / VERSION_MARKER, "w") as stream:
+        stream.write(version + "\n")
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def _create_exclusive(path: Path, content: str) -> bool:
+    """Create ``path`` with ``content`` unless it exists (O_CREAT|O_EXCL); True if created."""
+    try:
+        handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def _restore_lock(aside: Path, lock_file: Path) -> None:
+    """Put back a live lock that a stale-lock takeover moved by mistake."""
+    try:
+        os.link(aside, lock_file)  # fails if a lock was created meanwhile: keep that one
+    except FileNotFoundError:
+        return  # the moved file is already gone (its owner released it): nothing to restore
+    except FileExistsError:
+        get_logger().warning(f"a registry lock moved aside by a stale-lock takeover could not be restored: {aside}")
+        return
+    aside.unlink(missing_ok=True)
+
+
+def _list_dir(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except FileNotFoundError:
+        return []
+
+
+def _remove(path: Path) -> None:
+    """Delete a file or folder tree; a failure is logged (repair retries next time)."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        get_logger().warning(f"could not remove {path}: {error}")
