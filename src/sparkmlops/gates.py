@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 
 from sparkmlops.config import GatesConfig
-
-DISPLAY = {"rmse": "RMSE", "mae": "MAE", "r2": "R²"}
+from sparkmlops.promotion import display
 
 
 def post_train_failures(metrics: dict[str, float], gates: GatesConfig) -> list[str]:
@@ -18,7 +17,7 @@ def post_train_failures(metrics: dict[str, float], gates: GatesConfig) -> list[s
     failures = []
     for name, threshold in gates.post_train.items():
         value = metrics.get(name)
-        label = DISPLAY.get(name, name.upper())
+        label = display(name)
         if value is None or not math.isfinite(value):
             failures.append(f"{label} is not a finite number")
             continue
