@@ -4,6 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit $?
+bash scripts/install_s3a_jars.sh || exit $?  # the S3 lake tests need the S3A connector
 export SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON="$PWD/.venv/bin/python"
 .venv/bin/python -m pytest "$@"
 status=$?

@@ -1,0 +1,1 @@
+"""Test helpers shared by unit and integration tests (servers started and stopped by pid)."""
