@@ -46,7 +46,9 @@ def ingest(spark: SparkSession, config: UsecaseConfig, source: str, month: str |
     frame = lake.normalize(spark.read.parquet(uri), data.columns, data.column_aliases)
     stamp = F.date_format(F.col(data.timestamp_column), "yyyy-MM")
     target = lake.month_uri(data.base_path, month)
-    frame.write.mode("overwrite").parquet(target)
+    lake.check_store(spark, data.base_path)
+    with lake.store_errors(spark, target):
+        frame.write.mode("overwrite").parquet(target)
     written = spark.read.parquet(target)
     row = written.agg(
         F.count(F.lit(1)).alias("rows"),

@@ -7,9 +7,12 @@ FileSystem API from the driver, so the same code serves local folders and S3.
 
 from __future__ import annotations
 
+import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -17,7 +20,25 @@ from pyspark.sql import functions as F
 from sparkmlops.errors import DataError
 
 MONTH_COLUMN = "_lake_month"  # 'YYYY-MM' of the folder a row was read from
+SUCCESS_MARKER = "_SUCCESS"  # written by Spark's committer when a month's write completed
 _MONTH_DIR = re.compile(r"^\d{4}$")
+
+# Java exception text -> (what went wrong, what to do). Matched in order.
+_STORE_FAILURES = (
+    (("UnknownStoreException", "NoSuchBucket"),
+     "the bucket does not exist",
+     "Create the bucket (docker compose's minio-init does; or `mc mb`), or fix the bucket in --data-base-path / --model-registry-path."),
+    (("AccessDeniedException", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"),
+     "the server rejected the credentials (access denied)",
+     "Check MINIO_ACCESS_KEY and MINIO_SECRET_KEY (and the user's policy on that bucket)."),
+    (("SdkClientException", "Unable to execute HTTP request", "ConnectException", "UnknownHostException",
+      "ConnectTimeoutException", "SocketTimeoutException"),
+     "the S3 endpoint did not answer (connection refused or timed out after bounded retries)",
+     "Check that the S3/MinIO server is running and that MINIO_ENDPOINT points at it."),
+    (("ClassNotFoundException: org.apache.hadoop.fs.s3a", "No FileSystem for scheme \"s3a\""),
+     "the S3A connector jars are not on Spark's classpath",
+     "Run `bash scripts/install_s3a_jars.sh` (or set SPARKMLOPS_JARS_DIR to a folder holding hadoop-aws and the AWS SDK bundle)."),
+)
 
 
 def normalize_uri(base: str) -> str:
@@ -49,6 +70,58 @@ class FileInfo:
     size: int
 
 
+def _redact(text: str) -> str:
+    for var in ("MINIO_SECRET_KEY", "MINIO_ACCESS_KEY"):
+        value = os.environ.get(var)
+        if value:
+            text = text.replace(value, f"<{var}>")
+    return text
+
+
+def storage_error(spark: SparkSession, uri: str, error: Exception) -> DataError | None:
+    """A :class:`DataError` for a known object-store failure on ``uri``, else None.
+
+    The message names the endpoint and the bucket; it never contains the keys.
+    """
+    text = str(error)
+    for needles, what, todo in _STORE_FAILURES:
+        if any(needle in text for needle in needles):
+            bucket = uri.split("://", 1)[-1].split("/", 1)[0] if uri.startswith("s3") else ""
+            hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
+            endpoint = (hadoop_conf.get(f"fs.s3a.bucket.{bucket}.endpoint") or hadoop_conf.get("fs.s3a.endpoint")
+                        or os.environ.get("MINIO_ENDPOINT") or "the default AWS endpoint")
+            where = f"bucket '{bucket}' at endpoint {endpoint}" if bucket else uri
+            return DataError(
+                f"Cannot access {uri}: {what} ({where}).",
+                f"The lake and the registry are read and written through S3A; the store answered: "
+                f"{_redact(text.strip().splitlines()[0])[:240]}",
+                todo,
+            )
+    return None
+
+
+@contextmanager
+def store_errors(spark: SparkSession, uri: str) -> Iterator[None]:
+    """Turn known object-store failures inside the block into a clear :class:`DataError` (exit 3)."""
+    try:
+        yield
+    except DataError:
+        raise
+    except Exception as error:  # py4j / pyspark wrap the Java exception in several types
+        known = storage_error(spark, uri, error)
+        if known is None:
+            raise
+        raise known from None
+
+
+def check_store(spark: SparkSession, base: str) -> None:
+    """Fail fast with a clear error if the lake's store is unreachable, denies access or lacks the bucket."""
+    uri = normalize_uri(base)
+    with store_errors(spark, uri):
+        fs, path = _fs(spark, uri)
+        fs.exists(path)
+
+
 def _fs(spark: SparkSession, uri: str):
     jvm = spark.sparkContext._jvm
     path = jvm.org.apache.hadoop.fs.Path(uri)
@@ -73,22 +146,44 @@ def list_files(spark: SparkSession, uri: str, suffix: str = ".parquet") -> list[
     return sorted(files, key=lambda info: info.path)
 
 
+def _month_folders(spark: SparkSession, base: str) -> dict[str, object]:
+    """'YYYY-MM' -> Hadoop Path of every ``YYYY/MM`` folder under the base."""
+    uri = normalize_uri(base)
+    with store_errors(spark, uri):
+        fs, root = _fs(spark, uri)
+        if not fs.exists(root):
+            return {}
+        folders = {}
+        for year_status in fs.listStatus(root):
+            year = year_status.getPath().getName()
+            if not (year_status.isDirectory() and _MONTH_DIR.match(year)):
+                continue
+            for month_status in fs.listStatus(year_status.getPath()):
+                mm = month_status.getPath().getName()
+                if month_status.isDirectory() and re.fullmatch(r"0[1-9]|1[0-2]", mm):
+                    folders[f"{year}-{mm}"] = month_status.getPath()
+        return folders
+
+
+def month_states(spark: SparkSession, base: str) -> dict[str, str]:
+    """'YYYY-MM' -> ``complete`` (Parquet files and a ``_SUCCESS`` marker) or ``incomplete``
+    (Parquet files but no marker: a write still running or interrupted). Empty folders are left out.
+
+    Spark's file committer writes ``_SUCCESS`` last, after every data file is in place, so
+    on an object store (where a half-written month is visible file by file) the marker is
+    what says a month is whole. ``ingest`` and ``generate`` write through Spark and get it.
+    """
+    states = {}
+    for month, path in _month_folders(spark, base).items():
+        folder = path.toString()
+        if list_files(spark, folder):
+            states[month] = "complete" if exists(spark, f"{folder}/{SUCCESS_MARKER}") else "incomplete"
+    return dict(sorted(states.items()))
+
+
 def list_months(spark: SparkSession, base: str) -> list[str]:
-    """Months ('YYYY-MM') that have at least one Parquet file under the base."""
-    fs, root = _fs(spark, normalize_uri(base))
-    if not fs.exists(root):
-        return []
-    months = []
-    for year_status in fs.listStatus(root):
-        year = year_status.getPath().getName()
-        if not (year_status.isDirectory() and _MONTH_DIR.match(year)):
-            continue
-        for month_status in fs.listStatus(year_status.getPath()):
-            mm = month_status.getPath().getName()
-            if month_status.isDirectory() and re.fullmatch(r"0[1-9]|1[0-2]", mm):
-                if list_files(spark, month_status.getPath().toString()):
-                    months.append(f"{year}-{mm}")
-    return sorted(months)
+    """Complete months ('YYYY-MM'): at least one Parquet file and the ``_SUCCESS`` marker."""
+    return [month for month, state in month_states(spark, base).items() if state == "complete"]
 
 
 def write_text(spark: SparkSession, uri: str, text: str) -> None:
@@ -170,12 +265,20 @@ def read_month(
         The month's rows (required columns cast, plus ``_lake_month``) and its files.
     """
     uri = month_uri(base, month)
-    files = list_files(spark, uri)
+    with store_errors(spark, uri):
+        files = list_files(spark, uri)
     if not files:
         raise DataError(
             f"Lake month {month} has no Parquet files under {uri}.",
             "A month folder must hold at least one *.parquet file.",
             "Ingest or generate that month, or leave it out of the window.",
+        )
+    if not exists(spark, f"{uri}/{SUCCESS_MARKER}"):
+        raise DataError(
+            f"Lake month {month} under {uri} is incomplete: {len(files)} Parquet file(s) but no {SUCCESS_MARKER} marker.",
+            "The marker is written last when a month's write completes; without it the month may miss files "
+            "(a write still running or interrupted).",
+            "Wait for the write to finish, or re-ingest or regenerate that month, then run again.",
         )
     for info in files:
         check_columns(spark, info.path, columns, aliases, f"Month {month}")

@@ -78,13 +78,15 @@ def _fingerprint(files: dict[str, list[lake.FileInfo]], rows_per_month: dict[str
 
 def resolve_run_window(spark: SparkSession, config: UsecaseConfig) -> Window:
     test_month = config.run.test_month or previous_complete_month()
-    available = lake.list_months(spark, config.data.base_path)
+    lake.check_store(spark, config.data.base_path)
+    states = lake.month_states(spark, config.data.base_path)
     return resolve_window(
         test_month,
         list(config.run.train_months) if config.run.train_months else None,
         config.window.train_months,
-        available,
+        [month for month, state in states.items() if state == "complete"],
         strict=config.window.strict,
+        incomplete=[month for month, state in states.items() if state == "incomplete"],
     )
 
 
@@ -276,7 +278,8 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
                 *[F.col(c) for c in columns], F.col(PREDICTION_COLUMN),
                 F.lit(version).alias("model_version"), F.lit(ctx.run_id).alias("run_id"),
             )
-            out.write.mode("overwrite").parquet(target_uri)
+            with lake.store_errors(spark, target_uri):
+                out.write.mode("overwrite").parquet(target_uri)
             stats = _prediction_stats(spark.read.parquet(target_uri), config)
             info["rows"] = stats["rows"]
     finally:

@@ -61,6 +61,7 @@ def resolve_window(
     default_count: int,
     available: list[str],
     strict: bool = True,
+    incomplete: list[str] | tuple[str, ...] = (),
 ) -> Window:
     """Apply the window rules to what the lake has.
 
@@ -69,8 +70,10 @@ def resolve_window(
         requested: explicit train months, or None for the ``default_count`` months
             before the test month.
         default_count: number of train months when none are requested.
-        available: months present in the lake.
+        available: complete months in the lake.
         strict: fail on any missing train month (``--skip-missing`` turns it off).
+        incomplete: months with data files but no completion marker; they count as
+            missing, and the error says why.
 
     Raises:
         UsageError: bad month strings, fewer than 2 requested months, or train months
@@ -98,6 +101,14 @@ def resolve_window(
         )
     have = set(available)
     shown = ", ".join(available) or "none"
+    partial = set(incomplete)
+    if test_month in partial:
+        raise DataError(
+            f"Test month {test_month} is incomplete in the lake.",
+            "Its folder has Parquet files but no _SUCCESS marker: a write is still running or was interrupted, "
+            "so the month may miss rows.",
+            "Wait for the write to finish, or re-ingest or regenerate that month, then run again.",
+        )
     if test_month not in have:
         raise DataError(
             f"Test month {test_month} is not in the lake.",
@@ -109,7 +120,7 @@ def resolve_window(
     if missing and strict:
         raise DataError(
             f"Train month(s) {', '.join(missing)} are missing from the lake (available: {shown}).",
-            "Strict mode trains only on the complete window.",
+            "Strict mode trains only on the complete window." + _incomplete_note(missing, partial),
             "Either (1) ingest or generate the missing months, (2) rerun with --skip-missing to train on "
             f"the {len(present)} available month(s), or (3) choose months that exist with --train-months.",
         )
@@ -121,3 +132,11 @@ def resolve_window(
             "Ingest or generate more months, or choose months that exist with --train-months.",
         )
     return Window(test_month, present, wanted, missing)
+
+
+def _incomplete_note(months: tuple[str, ...], partial: set[str]) -> str:
+    named = [m for m in months if m in partial]
+    if not named:
+        return ""
+    return (f" {', '.join(named)} {'is' if len(named) == 1 else 'are'} incomplete: Parquet files but no _SUCCESS "
+            "marker (a write still running or interrupted).")

@@ -64,3 +64,13 @@ def test_train_months_must_precede_the_test_month():
 def test_explicit_months_are_sorted_and_deduplicated():
     window = resolve_window("2023-06", ["2023-04", "2023-01", "2023-04"], 3, LAKE)
     assert window.train_months == ("2023-01", "2023-04")
+
+
+def test_incomplete_months_count_as_missing_and_are_named():
+    available = ["2023-01", "2023-03", "2023-04"]
+    with pytest.raises(DataError, match="Test month 2023-04 is incomplete.*_SUCCESS"):
+        resolve_window("2023-04", None, 3, ["2023-01", "2023-02", "2023-03"], incomplete=["2023-04"])
+    with pytest.raises(DataError, match=r"2023-02 is incomplete: Parquet files but no _SUCCESS"):
+        resolve_window("2023-04", None, 3, available, incomplete=["2023-02"])
+    window = resolve_window("2023-04", None, 3, available, strict=False, incomplete=["2023-02"])
+    assert window.train_months == ("2023-01", "2023-03") and window.missing_train_months == ("2023-02",)

@@ -463,6 +463,7 @@ def generate(spark: SparkSession, config: UsecaseConfig, months: list[str], rows
         ``{"usecase": …, "months": {month: manifest}}``.
     """
     base = lake.normalize_uri(config.data.base_path)
+    lake.check_store(spark, base)
     manifests = {}
     with _jit_sized_codegen(spark):
         for month in months:

@@ -1,0 +1,195 @@
+"""The lake on a real S3 server (moto on 127.0.0.1, S3A jars from scripts/install_s3a_jars.sh).
+
+generate and ingest write to ``s3a://``; train and predict read from it; the known store
+failures (server down, wrong keys, missing bucket, empty prefix, half-written month)
+end with exit code 3, one paragraph naming endpoint and bucket, no secret, and nothing
+changed in the registry or the reports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sparkmlops import cli, lake
+from sparkmlops.session import s3a_classpath
+from tests.support.s3server import free_port, start_s3_server
+
+REPO = Path(__file__).resolve().parents[2]
+LAKE_BUCKET = "nyc-interim"
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory, spark):
+    """One S3 server for the module, MINIO_* pointing at it; stopped by pid at the end."""
+    if not s3a_classpath():
+        pytest.fail("The S3A jars are not installed: run `bash scripts/install_s3a_jars.sh` (scripts/test.sh does).")
+    server = start_s3_server(tmp_path_factory.mktemp("s3-logs"))
+    server.create_bucket(LAKE_BUCKET)
+    saved = {key: os.environ.get(key) for key in server.env()}
+    os.environ.update(server.env())
+    yield server
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    server.stop()
+
+
+@pytest.fixture()
+def use_env():
+    """Set MINIO_* for one test and restore the module's values afterwards."""
+    saved = dict(os.environ)
+
+    def apply(values: dict[str, str]) -> None:
+        os.environ.update(values)
+
+    yield apply
+    for key in ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"):
+        if key in saved:
+            os.environ[key] = saved[key]
+        else:
+            os.environ.pop(key, None)
+
+
+def write_config(root: Path, base_path: str) -> Path:
+    raw = yaml.safe_load((REPO / "conf/usecases/taxi_fare.yaml").read_text())
+    raw["data"]["base_path"] = base_path
+    raw["model"]["params"].update({"maxIter": 4, "maxDepth": 3})
+    raw["paths"] = {"registry": str(root / "registry"), "reports": str(root / "reports")}
+    config_file = root / "taxi_fare.yaml"
+    config_file.write_text(yaml.safe_dump(raw))
+    return config_file
+
+
+def run(config_file: Path, *args: str) -> int:
+    return cli.main([args[0], "--usecase", "taxi_fare", "--config", str(config_file), *args[1:]])
+
+
+def keys_under(server, bucket: str, prefix: str) -> list[str]:
+    pages = server.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {str(p): p.read_text() for p in sorted(root.rglob("*.json")) if "registry" in p.parts or "reports" in p.parts}
+
+
+@pytest.fixture(scope="module")
+def s3_run(s3, tmp_path_factory):
+    """Generate 4 months into s3a://nyc-interim/yellow, then train and predict 2023-04 from there."""
+    root = tmp_path_factory.mktemp("s3-lake")
+    config_file = write_config(root, f"s3a://{LAKE_BUCKET}/yellow")
+    codes = {
+        "generate": run(config_file, "generate", "--months", "2023-01:2023-04", "--rows-per-month", "3000", "--seed", "5"),
+        "train": run(config_file, "train", "--test-month", "2023-04"),
+        "predict": run(config_file, "predict", "--test-month", "2023-04"),
+    }
+    return root, config_file, codes
+
+
+def test_generate_train_predict_through_s3(s3_run, s3):
+    root, _, codes = s3_run
+    assert codes == {"generate": 0, "train": 0, "predict": 0}
+    stored = keys_under(s3, LAKE_BUCKET, "yellow/")
+    for month in ("2023/01", "2023/02", "2023/03", "2023/04"):
+        assert f"yellow/{month}/_SUCCESS" in stored
+        assert any(key.startswith(f"yellow/{month}/") and key.endswith(".parquet") for key in stored)
+    assert "yellow/_manifests/2023-04.json" in stored
+
+    report = json.loads((root / "reports/taxi_fare/2023-04/train_report.json").read_text())
+    read_paths = [entry["path"] for entry in report["data_fingerprint"]["files"]]
+    assert read_paths and all(path.startswith(f"s3a://{LAKE_BUCKET}/yellow/") for path in read_paths)
+    assert report["window"]["train_months"] == ["2023-01", "2023-02", "2023-03"]
+    assert report["rows_trained_on"] > 0 and report["decision"]["outcome"] == "first_model"
+
+    predict = json.loads((root / "reports/taxi_fare/2023-04/predict_report.json").read_text())
+    assert predict["predictions_uri"] == f"s3a://{LAKE_BUCKET}/predictions/taxi_fare/2023/04"
+    written = keys_under(s3, LAKE_BUCKET, "predictions/taxi_fare/2023/04/")
+    assert any(key.endswith(".parquet") for key in written)
+    assert "predictions/taxi_fare/2023/04/_SUCCESS" in written
+    assert predict["prediction_stats"]["rows"] == predict["rows"]["rows_out"] > 0
+
+
+def test_s3_lake_rows_match_the_manifest(s3_run, s3, spark):
+    root, config_file, _ = s3_run
+    manifest = json.loads(s3.client().get_object(Bucket=LAKE_BUCKET, Key="yellow/_manifests/2023-02.json")["Body"].read())
+    rows = spark.read.parquet(lake.month_uri(f"s3a://{LAKE_BUCKET}/yellow", "2023-02")).count()
+    assert rows == manifest["rows"]
+
+
+def test_month_without_success_marker_is_incomplete(s3_run, s3, capsys):
+    root, config_file, _ = s3_run
+    before = snapshot(root)
+    s3.client().delete_object(Bucket=LAKE_BUCKET, Key="yellow/2023/03/_SUCCESS")
+    try:
+        assert run(config_file, "train", "--test-month", "2023-03") == 3
+        err = capsys.readouterr().err
+        assert "Test month 2023-03 is incomplete" in err and "_SUCCESS" in err
+        # as a train month (strict): the error names it as incomplete
+        assert run(config_file, "train", "--test-month", "2023-04", "--train-months", "2023-02,2023-03") == 3
+        err = capsys.readouterr().err
+        assert "2023-03 is incomplete" in err and "--skip-missing" in err
+        # predict reads the month directly: the marker is checked there too
+        assert run(config_file, "predict", "--test-month", "2023-03") == 3
+        assert "incomplete" in capsys.readouterr().err
+    finally:
+        s3.client().put_object(Bucket=LAKE_BUCKET, Key="yellow/2023/03/_SUCCESS", Body=b"")
+    assert snapshot(root) == before
+
+
+def test_prefix_without_months_is_a_data_error(s3_run, s3, tmp_path, capsys):
+    s3.client().put_object(Bucket=LAKE_BUCKET, Key="empty/README.txt", Body=b"no months here")
+    config_file = write_config(tmp_path, f"s3a://{LAKE_BUCKET}/empty")
+    assert run(config_file, "train", "--test-month", "2023-04") == 3
+    err = capsys.readouterr().err
+    assert "Test month 2023-04 is not in the lake" in err and "Available months: none" in err
+    assert not (tmp_path / "registry").exists() and not (tmp_path / "reports").exists()
+
+
+def test_missing_bucket_is_named(s3_run, tmp_path, capsys):
+    config_file = write_config(tmp_path, "s3a://no-such-bucket/yellow")
+    assert run(config_file, "train", "--test-month", "2023-04") == 3
+    err = capsys.readouterr().err
+    assert "bucket does not exist" in err and "'no-such-bucket'" in err and "Create the bucket" in err
+    assert run(config_file, "generate", "--months", "2023-01", "--rows-per-month", "200") == 3
+    assert "no-such-bucket" in capsys.readouterr().err
+
+
+def test_server_down_fails_fast_naming_endpoint_and_bucket(s3_run, tmp_path, use_env, capsys):
+    dead = f"http://127.0.0.1:{free_port()}"
+    use_env({"MINIO_ENDPOINT": dead})
+    config_file = write_config(tmp_path, "s3a://lake-down/yellow")  # own bucket: S3A caches a client per bucket
+    started = time.monotonic()
+    assert run(config_file, "train", "--test-month", "2023-04") == 3
+    elapsed = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert "did not answer" in err and dead in err and "'lake-down'" in err and "MINIO_ENDPOINT" in err
+    assert elapsed < 60, f"bounded retries should give up quickly, took {elapsed:.0f} s"
+    assert not (tmp_path / "registry").exists()
+
+
+def test_wrong_credentials_are_rejected_without_leaking_them(s3_run, tmp_path, use_env, capsys):
+    """A second server that checks signatures (as MinIO does)."""
+    guarded = start_s3_server(tmp_path / "logs", auth=True)
+    try:
+        guarded.create_bucket("lake-guarded")
+        # the server's own key pair is accepted
+        assert guarded.client().list_objects_v2(Bucket="lake-guarded")["KeyCount"] == 0
+        secret = "wrong-secret-never-printed"
+        use_env(guarded.env(("AKIAWRONGKEY0000", secret)))
+        config_file = write_config(tmp_path, "s3a://lake-guarded/yellow")
+        assert run(config_file, "train", "--test-month", "2023-04") == 3
+        out, err = capsys.readouterr()
+        assert "rejected the credentials" in err and guarded.endpoint in err and "'lake-guarded'" in err
+        assert secret not in err and secret not in out
+        assert not (tmp_path / "registry").exists()
+    finally:
+        guarded.stop()
