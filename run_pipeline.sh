@@ -7,13 +7,17 @@
 #   ./run_pipeline.sh --usecase taxi_fare --test-month 2023-06 [--train-months a,b,c]
 #       [--skip-missing] [--train-only | --predict-only] [--force] [--skip-tests]
 #       [--master URL] [--data-base-path P] [--model-registry-path P] [--reports-dir P]
-#       [--config FILE] [--log-format json]
+#       [--config FILE] [--log-format json] [--conf SPARK_KEY=VALUE ...]
+# Each step writes runs/<usecase>/<month>/<step>.result.json; the pipeline's outcome is
+# runs/<usecase>/<month>/result.json (status success|failed, failed step, exit code).
+# Environment: SPARKMLOPS_VENV (default ./.venv), SPARK_SUBMIT (default: the venv's
+# spark-submit), MINIO_ENDPOINT / MINIO_ACCESS_KEY / MINIO_SECRET_KEY for s3a:// lakes.
 set -uo pipefail
 cd "$(dirname "$0")"
 
-usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 USECASE="" TEST_MONTH="" MASTER="local[*]" TRAIN_ONLY=0 PREDICT_ONLY=0 SKIP_TESTS=0
-COMMON=() TRAIN_EXTRA=()
+COMMON=() TRAIN_EXTRA=() SUBMIT_CONF=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --usecase) USECASE=$2; shift 2 ;;
@@ -26,6 +30,7 @@ while [ $# -gt 0 ]; do
     --train-only) TRAIN_ONLY=1; shift ;;
     --predict-only) PREDICT_ONLY=1; shift ;;
     --skip-tests) SKIP_TESTS=1; shift ;;
+    --conf) SUBMIT_CONF+=(--conf "$2"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "error: unknown option '$1'. It is not one of run_pipeline.sh's flags; see --help." >&2; exit 2 ;;
   esac
@@ -45,17 +50,49 @@ if [ -z "$TEST_MONTH" ]; then
 fi
 COMMON+=(--usecase "$USECASE" --test-month "$TEST_MONTH")
 RUN_DIR="runs/$USECASE/$TEST_MONTH"; mkdir -p "$RUN_DIR"
+RESULT="$RUN_DIR/result.json" CURRENT_STEP="setup"
+rm -f "$RESULT" "$RUN_DIR"/*.result.json
 
-step() {  # step NAME COMMAND...: run, stop the pipeline with the step's exit code on failure
+finish() {  # the pipeline's own marker, written whatever happened (also on a kill by cron's timeout)
+  local status=$?
+  local outcome=success; [ $status -eq 0 ] || outcome=failed
+  printf '{"status": "%s", "exit_code": %d, "failed_step": %s, "usecase": "%s", "test_month": "%s", "master": "%s", "finished_at": "%s"}\n' \
+    "$outcome" "$status" "$([ $status -eq 0 ] && echo null || echo "\"$CURRENT_STEP\"")" "$USECASE" "$TEST_MONTH" "$MASTER" \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$RESULT.tmp" && mv "$RESULT.tmp" "$RESULT"
+}
+trap finish EXIT
+
+step() {  # step NAME COMMAND...: run with a result marker; stop the pipeline on failure
   local name=$1; shift
+  local marker="$RUN_DIR/${name// /_}.result.json"
+  CURRENT_STEP=$name
   echo "== $name" >&2
-  "$@"; local status=$?
+  "$@" --result-file "$marker"; local status=$?
+  if [ $status -eq 0 ] && ! grep -q '"status": "success"' "$marker" 2>/dev/null; then
+    # spark-submit said 0 but the job did not record success (e.g. the driver died on a cluster)
+    status=$(sed -n 's/.*"exit_code": \([0-9]*\).*/\1/p' "$marker" 2>/dev/null); status=${status:-1}
+    [ "$status" -ne 0 ] || status=1
+    echo "run_pipeline: step '$name' exited 0 but its result marker $marker does not say success." >&2
+  fi
   if [ $status -ne 0 ]; then
     echo "run_pipeline: step '$name' failed with exit code $status; later steps did not run." >&2
     exit $status
   fi
 }
-submit() { spark-submit --properties-file spark-defaults.conf --master "$MASTER" "$@"; }
+
+# On a standalone cluster the executors get the package as a wheel on --py-files (the
+# standard way), the S3A jars by class path, and this venv's python.
+SUBMIT_ARGS=(--properties-file spark-defaults.conf --master "$MASTER" --conf "spark.pyspark.python=$VENV/bin/python")
+CLASSPATH_JARS=$("$VENV/bin/python" -c 'from sparkmlops.session import s3a_classpath; print(s3a_classpath())')
+if [ -n "$CLASSPATH_JARS" ]; then
+  SUBMIT_ARGS+=(--conf "spark.driver.extraClassPath=$CLASSPATH_JARS" --conf "spark.executor.extraClassPath=$CLASSPATH_JARS")
+fi
+if [[ "$MASTER" == spark://* ]]; then
+  CURRENT_STEP="package"
+  WHEEL=$(bash scripts/build_wheel.sh) || exit 1
+  SUBMIT_ARGS+=(--py-files "$WHEEL")
+fi
+submit() { "${SPARK_SUBMIT:-spark-submit}" "${SUBMIT_ARGS[@]}" "${SUBMIT_CONF[@]}" "$@"; }
 
 if [ "$PREDICT_ONLY" = 0 ]; then
   if [ "$SKIP_TESTS" = 0 ]; then

@@ -35,6 +35,8 @@ def _common_options() -> argparse.ArgumentParser:
     common.add_argument("--skip-missing", action="store_true", help="train on the available months of the window (at least 2)")
     common.add_argument("--master", help="Spark master URL (default: spark-submit's or local[*])")
     common.add_argument("--log-format", choices=("text", "json"), default="text", help="json: JSON lines with the run id")
+    common.add_argument("--result-file", help="write the outcome (status, exit code, error) here as JSON when the command ends; "
+                        "run_pipeline.sh checks it so a failed cluster run is never read as success")
     return common
 
 
@@ -284,17 +286,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0) and EXIT_USAGE
     run_id = new_run_id(args.usecase or "run")
     configure(run_id, args.log_format)
+    error_text = ""
     try:
         config = load_config(args)
-        return COMMANDS[args.command](args, config, run_id)
+        code = COMMANDS[args.command](args, config, run_id)
     except SparkMlopsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
-    except Exception as error:  # unexpected: keep the traceback for whoever debugs it
+        error_text = f"error: {error}"
+        print(error_text, file=sys.stderr)
+        code = error.exit_code
+    except BaseException as error:  # unexpected (or interrupted): keep the traceback for whoever debugs it
         get_logger().exception("unexpected failure")
-        print(f"error: unexpected failure ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
-              "This is a bug or an environment problem; the traceback is in the log above.", file=sys.stderr)
-        return EXIT_OTHER
+        error_text = (f"error: unexpected failure ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
+                      "This is a bug or an environment problem; the traceback is in the log above.")
+        print(error_text, file=sys.stderr)
+        code = EXIT_OTHER
+    if args.result_file:
+        write_result(Path(args.result_file), args.command, run_id, code, error_text)
+    return code
+
+
+def write_result(path: Path, command: str, run_id: str, code: int, error_text: str) -> None:
+    """The run's outcome marker: written last, atomically, whatever happened."""
+    from datetime import datetime, timezone
+
+    from sparkmlops.reports import write_json_atomic
+
+    write_json_atomic(path, {
+        "status": "success" if code == EXIT_OK else "failed", "exit_code": code, "command": command,
+        "run_id": run_id, "error": error_text, "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    })
 
 
 if __name__ == "__main__":

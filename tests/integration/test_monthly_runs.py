@@ -270,8 +270,36 @@ def test_run_pipeline_sh_runs_every_step_through_spark_submit(four_months):
     assert ok.returncode == 0, ok.stderr[-3000:]
     for step in ("pre-train gate", "train", "post-train gate", "predict", "post-predict gate"):
         assert f"== {step}" in ok.stderr
+    run_dir = REPO / "runs" / "taxi_fare"
+    outcome = json.loads((run_dir / "2023-07" / "result.json").read_text())
+    assert outcome["status"] == "success" and outcome["exit_code"] == 0 and outcome["failed_step"] is None
+    train_marker = json.loads((run_dir / "2023-07" / "train.result.json").read_text())
+    assert train_marker["status"] == "success" and train_marker["command"] == "train"
     before = registry_json(root)
     bad = subprocess.run([str(REPO / "run_pipeline.sh"), *common, "--test-month", "2023-12"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 3 and "step 'pre-train checks' failed with exit code 3" in bad.stderr
     assert "== train" not in bad.stderr and registry_json(root) == before
+    outcome = json.loads((run_dir / "2023-12" / "result.json").read_text())
+    assert outcome == {**outcome, "status": "failed", "exit_code": 3, "failed_step": "pre-train checks"}
+
+
+def test_run_pipeline_sh_fails_when_a_job_exits_0_without_recording_success(four_months, tmp_path):
+    """A cluster driver that dies after spark-submit returned 0 must not read as success."""
+    import os
+    import subprocess
+
+    root, config_file, _ = four_months
+    fake_submit = tmp_path / "spark-submit"
+    fake_submit.write_text("#!/bin/sh\nexit 0\n")  # accepts the job, never runs it
+    fake_submit.chmod(0o755)
+    env = {**os.environ, "SPARKMLOPS_VENV": str(Path(os.sys.executable).parents[1]), "SPARK_SUBMIT": str(fake_submit)}
+    before = registry_json(root)
+    result = subprocess.run([str(REPO / "run_pipeline.sh"), "--usecase", "taxi_fare", "--config", str(config_file),
+                             "--test-month", "2023-06", "--skip-tests", "--train-only"],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "exited 0 but its result marker" in result.stderr
+    outcome = json.loads((REPO / "runs" / "taxi_fare" / "2023-06" / "result.json").read_text())
+    assert outcome["status"] == "failed" and outcome["failed_step"] == "train"
+    assert registry_json(root) == before
