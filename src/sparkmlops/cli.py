@@ -72,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--stage", choices=STAGES, required=True)
     gate.add_argument("--input", help="artifact to check (default: the month's report; pre_train: required)")
 
+    cluster = sub.add_parser("cluster", parents=[common], help="start | stop | status of a local Spark standalone cluster")
+    cluster.add_argument("action", choices=("start", "stop", "status"))
+    cluster.add_argument("--run-dir", default="runs/cluster", help="pid files, logs and work dirs (default: runs/cluster)")
+    cluster.add_argument("--workers", type=int, default=2)
+    cluster.add_argument("--cores", type=int, default=1, help="cores per worker")
+    cluster.add_argument("--memory", default="2g", help="memory per worker, e.g. 2g")
+    cluster.add_argument("--master-port", type=int, default=7077)
+    cluster.add_argument("--webui-port", type=int, default=8080)
+
     demo = sub.add_parser("demo", parents=[common], help="generate a small lake and run three months")
     demo.add_argument("--rows-per-month", type=int, default=30_000)
     demo.add_argument("--seed", type=int, default=7)
@@ -223,6 +232,22 @@ def cmd_gate(args, config, run_id):
     return EXIT_OK
 
 
+def cmd_cluster(args, config, run_id):
+    from sparkmlops import cluster
+
+    run_dir = Path(args.run_dir)
+    if args.action == "start":
+        status = cluster.start(run_dir, workers=args.workers, cores=args.cores, memory=args.memory,
+                               master_port=args.master_port, webui_port=args.webui_port)
+        print(cluster.format_status(status))
+    elif args.action == "stop":
+        stopped = cluster.stop(run_dir)
+        print(f"stopped {len(stopped)} process(es): {' '.join(map(str, stopped)) or '-'}")
+    else:
+        print(cluster.format_status(cluster.status(run_dir)))
+    return EXIT_OK
+
+
 def cmd_demo(args, config, run_id):
     from sparkmlops.datagen import GENERATORS, month_range
     from sparkmlops.pipeline import train
@@ -271,8 +296,9 @@ def demo_table(reports: list[dict]) -> str:
 
 COMMANDS = {
     "generate": cmd_generate, "ingest": cmd_ingest, "train": cmd_train, "predict": cmd_predict,
-    "registry": cmd_registry, "report": cmd_report, "gate": cmd_gate, "demo": cmd_demo,
+    "registry": cmd_registry, "report": cmd_report, "gate": cmd_gate, "demo": cmd_demo, "cluster": cmd_cluster,
 }
+WITHOUT_USECASE = {"cluster"}  # commands that need no use case config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -288,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(run_id, args.log_format)
     error_text = ""
     try:
-        config = load_config(args)
+        config = None if args.command in WITHOUT_USECASE else load_config(args)
         code = COMMANDS[args.command](args, config, run_id)
     except SparkMlopsError as error:
         error_text = f"error: {error}"

@@ -24,6 +24,7 @@ from sparkmlops.analysis.errors import large_error_causes
 from sparkmlops.config import UsecaseConfig
 from sparkmlops.errors import DataError
 from sparkmlops.evaluation import evaluate
+from sparkmlops.executors import ExecutorWatch
 from sparkmlops.features import feature_module
 from sparkmlops.logs import StageTimer, get_logger
 from sparkmlops.models import PREDICTION_COLUMN, build_pipeline, feature_importance
@@ -147,18 +148,21 @@ def train(spark: SparkSession, config: UsecaseConfig, ctx: RunContext) -> dict:
     log = get_logger()
     timer = StageTimer()
     registry = Registry(ctx.registry_root, config.usecase)
+    watch = ExecutorWatch(spark)
     window = resolve_run_window(spark, config)
     log.info(f"window test={window.test_month} train={','.join(window.train_months)} missing={','.join(window.missing_train_months) or '-'}")
     with registry.lock(ctx.run_id):
         inputs = load_inputs(spark, config, window, timer)
+        watch.sample()
         try:
-            return _train_locked(spark, config, ctx, registry, inputs, timer)
+            return _train_locked(spark, config, ctx, registry, inputs, timer, watch)
         finally:
             inputs.frame.unpersist()
 
 
 def _train_locked(
-    spark: SparkSession, config: UsecaseConfig, ctx: RunContext, registry: Registry, inputs: Inputs, timer: StageTimer
+    spark: SparkSession, config: UsecaseConfig, ctx: RunContext, registry: Registry, inputs: Inputs, timer: StageTimer,
+    watch: ExecutorWatch,
 ) -> dict:
     log = get_logger()
     window, target = inputs.window, config.data.target
@@ -176,6 +180,7 @@ def _train_locked(
     with timer.stage("fit") as info:
         info["rows"] = inputs.rows[TRAIN]["rows_out"]
         candidate = build_pipeline(config).fit(train_rows)
+    watch.sample()
 
     with timer.stage("evaluate_candidate") as info:
         info["rows"] = inputs.rows[TEST]["rows_out"]
@@ -221,10 +226,15 @@ def _train_locked(
             },
         )
 
+    executors = watch.summary()
+    if executors["lost"]:
+        log.warning(f"executor(s) lost during the run: {', '.join(executors['lost'])}; Spark re-ran their tasks on "
+                    f"the remaining executors ({', '.join(executors['at_end']) or 'none'})")
     report = {
         "run_id": ctx.run_id,
         "code_version": ctx.code_version,
         "config_file": config.source_file,
+        "spark": {"master": spark.sparkContext.master, "app_id": spark.sparkContext.applicationId, "executors": executors},
         "window": window.as_dict(),
         "rows": inputs.rows,
         "rows_trained_on": inputs.rows[TRAIN]["rows_out"],
