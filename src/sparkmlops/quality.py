@@ -73,6 +73,20 @@ def count_failures(frame: DataFrame, rules: dict[str, str], group_column: str = 
     return counts
 
 
+def sum_counts(groups: list[dict]) -> dict:
+    """Add up :func:`count_failures` entries (e.g. the months of a split) into one entry."""
+    rows_in = sum(group["rows_in"] for group in groups)
+    rows_out = sum(group["rows_out"] for group in groups)
+    rules = list(dict.fromkeys(name for group in groups for name in group["failures_by_rule"]))
+    return {
+        "rows_in": rows_in,
+        "rows_out": rows_out,
+        "rows_removed": rows_in - rows_out,
+        "retention": (rows_out / rows_in) if rows_in else 0.0,
+        "failures_by_rule": {name: sum(group["failures_by_rule"].get(name, 0) for group in groups) for name in rules},
+    }
+
+
 def keep_expression(rules: dict[str, str]) -> Column:
     """True for a row that passes every rule (a NULL predicate counts as a failure)."""
     keep_all = F.lit(True)

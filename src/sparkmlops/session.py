@@ -35,6 +35,7 @@ def defaults_path() -> Path:
 
 
 JARS_DIR_ENV = "SPARKMLOPS_JARS_DIR"
+CHECKPOINT_DIR_ENV = "SPARKMLOPS_CHECKPOINT_DIR"
 S3A_JAR_PREFIXES = ("hadoop-aws-", "aws-java-sdk-bundle-", "bundle-")
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,6 +122,8 @@ def build_session(app_name: str, master: str | None = None, extra: dict[str, str
     spark = builder.getOrCreate()
     apply_s3_settings(spark)
     if not spark.sparkContext.getCheckpointDir():
-        # GBT checkpoints its lineage every checkpointInterval trees (SPARK-19063).
-        spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="sparkmlops-checkpoints-"))
+        # GBT checkpoints its lineage every checkpointInterval trees (SPARK-19063). On a
+        # multi-host cluster the folder must be shared by all nodes: SPARKMLOPS_CHECKPOINT_DIR.
+        shared = os.environ.get(CHECKPOINT_DIR_ENV)
+        spark.sparkContext.setCheckpointDir(shared or tempfile.mkdtemp(prefix="sparkmlops-checkpoints-"))
     return spark

@@ -56,3 +56,14 @@ def test_rules_over_keeps_rules_that_only_read_allowed_columns():
     data_columns = {"pickup", "total_amount"}
     kept = quality.rules_over(RULES, {"pickup"}, data_columns)
     assert list(kept) == ["out_of_window_timestamp"]
+
+
+def test_month_counts_add_up_to_the_split_counts(spark, frame):
+    extra = spark.createDataFrame([("train", "2023-03", datetime(2023, 3, 2), -1.0), ("train", "2023-03", datetime(2023, 3, 9), 4.0)],
+                                  frame.schema)
+    both = frame.unionByName(extra)
+    by_month = quality.count_failures(both, RULES, group_column="_lake_month")
+    by_split = quality.count_failures(both, RULES)
+    assert quality.sum_counts([by_month["2023-01"], by_month["2023-03"]]) == by_split["train"]
+    assert quality.sum_counts([by_month["2023-02"]]) == by_split["test"]
+    assert quality.sum_counts([])["rows_in"] == 0 and quality.sum_counts([])["retention"] == 0.0
