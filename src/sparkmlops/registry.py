@@ -19,8 +19,10 @@ the model the JSON names: the old state or the new one, never a mix.
 :meth:`Registry.repair` (run whenever the lock is taken) re-syncs the copies and removes
 what crashed runs left behind.
 
-All file operations go through the small module-level helpers at the bottom, so an s3a
-backend can replace them later without touching the registry logic.
+All storage goes through a :class:`Store`: :class:`LocalStore` (a folder or shared
+volume, the module-level helpers at the bottom) or ``registry_s3.S3Store`` (an
+``s3a://bucket/prefix`` root on any S3-compatible server), so the registry logic is the
+same for both.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import socket
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 from sparkmlops.errors import RegistryBusyError, SparkMlopsError, UsageError
 from sparkmlops.logs import get_logger
@@ -124,19 +126,26 @@ class Registry:
         root_text = os.fspath(root)
         if root_text.startswith("file://"):
             root_text = root_text[len("file://"):]
-        if "://" in root_text:
-            raise UsageError(
-                f"Registry root {root_text} is not a local path.",
-                "This version keeps the registry on a local or shared-volume path (s3a:// is not supported yet).",
-                "Pass a folder to --model-registry-path (on a cluster: a volume every node mounts).",
-            )
         if not usecase or usecase in (".", "..") or "/" in usecase or os.sep in usecase:
             raise UsageError(f"'{usecase}' is not a valid use case name for the registry.", "",
                              "Use a plain name such as taxi_fare.")
         self.usecase = usecase
-        self.dir = Path(root_text) / usecase
-        self.file = self.dir / REGISTRY_FILE
-        self.lock_file = self.dir / LOCK_FILE
+        if root_text.startswith(("s3a://", "s3://")):
+            from sparkmlops.registry_s3 import S3Store
+
+            self.store: Store = S3Store(f"{root_text.rstrip('/')}/{usecase}")
+            self.dir = self.store.uri("")
+        elif "://" in root_text:
+            raise UsageError(
+                f"Registry root {root_text} is neither a local path nor an s3a:// URI.",
+                "The registry lives on a local or shared-volume folder, or on an S3-compatible store.",
+                "Pass a folder or s3a://bucket/prefix to --model-registry-path.",
+            )
+        else:
+            self.dir = Path(root_text) / usecase
+            self.store = LocalStore(self.dir)
+        self.file = self.store.uri(REGISTRY_FILE)
+        self.lock_file = self.store.uri(LOCK_FILE)
         self._holder: dict | None = None  # our lock file's content while we hold it
 
     # ---- reading -------------------------------------------------------------------
@@ -146,7 +155,7 @@ class Registry:
         Raises:
             SparkMlopsError: the file is not valid JSON or has another schema version.
         """
-        text = _read_text(self.file)
+        text = self.store.read_text(REGISTRY_FILE)
         if text is None:
             return _initial_state(self.usecase)
         try:
@@ -188,9 +197,8 @@ class Registry:
         if not entry:
             return None
         version = entry["version"]
-        view = self.dir / slot
-        folder = view if _read_marker(view) == version else self._archive(version)
-        return str(folder / MODEL_DIR)
+        folder = slot if self._marker(slot) == version else self._archive(version)
+        return str(self.store.uri(f"{folder}/{MODEL_DIR}"))
 
     # ---- locking -------------------------------------------------------------------
     @contextlib.contextmanager
@@ -208,7 +216,7 @@ class Registry:
                 f"The {self.usecase} registry lock is already held by this Registry (run {self._holder['run_id']}).",
                 "The lock is not re-entrant.", "Do all writes inside one `with registry.lock(...)` block.",
             )
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.store.make_root()
         holder = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "since": _now()}
         self._acquire(holder)
         self._holder = holder
@@ -223,36 +231,28 @@ class Registry:
         content = json.dumps(holder)
         # Few tries: each failed one removed a stale lock, or the holder released meanwhile.
         for _ in range(5):
-            if _create_exclusive(self.lock_file, content):
+            if self.store.create_exclusive(LOCK_FILE, content) or self._take_over_if_stale(content):
                 return
-            self._take_over_if_stale()
-        raise self._busy(_read_json_or_empty(self.lock_file))
+        raise self._busy(_parse_json_or_empty(self.store.read_text(LOCK_FILE)))
 
-    def _take_over_if_stale(self) -> None:
-        """Remove the lock file if its holder is a dead process on this host, else raise busy."""
-        text = _read_text(self.lock_file)
+    def _take_over_if_stale(self, content: str) -> bool:
+        """Take the lock over if its holder is gone (dead pid on this host, or older than the
+        store's stale-lock age); True when the lock is now ours, else raise busy or retry."""
+        text = self.store.read_text(LOCK_FILE)
         if text is None:
-            return  # released meanwhile: try again
+            return False  # released meanwhile: try again
         holder = _parse_json_or_empty(text)
         pid = holder.get("pid")
-        if holder.get("host") != socket.gethostname() or not isinstance(pid, int) or _pid_alive(pid):
+        dead_here = holder.get("host") == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid)
+        if not (dead_here or self.store.lock_is_expired(holder)):
             raise self._busy(holder)
-        # Move it aside first: only one of several racing runs wins the rename, and the
-        # winner checks it moved the stale lock and not one a faster run just created.
-        aside = self.dir / f"{TEMP_PREFIX}stale-lock-{uuid.uuid4().hex[:8]}"
-        try:
-            _rename(self.lock_file, aside)
-        except FileNotFoundError:
-            return  # another run took it over first
-        moved = _read_text(aside)
-        if moved != text:
-            _restore_lock(aside, self.lock_file)
-            return
+        if not self.store.replace_stale_lock(LOCK_FILE, text, content):
+            return False  # another run was faster: try again
         get_logger().warning(
-            f"taking over the stale {self.usecase} registry lock of run {holder.get('run_id')} "
-            f"(pid {pid} on this host is gone)"
+            f"took over the stale {self.usecase} registry lock of run {holder.get('run_id')} "
+            f"({'pid ' + str(pid) + ' on this host is gone' if dead_here else 'it expired'})"
         )
-        aside.unlink(missing_ok=True)
+        return True
 
     def _busy(self, holder: dict) -> RegistryBusyError:
         return RegistryBusyError(
@@ -263,8 +263,8 @@ class Registry:
         )
 
     def _release(self, holder: dict) -> None:
-        if _read_json_or_empty(self.lock_file) == holder:
-            self.lock_file.unlink(missing_ok=True)
+        if _parse_json_or_empty(self.store.read_text(LOCK_FILE)) == holder:
+            self.store.remove(LOCK_FILE)
         else:  # someone deleted or replaced our lock while we held it: leave theirs alone
             get_logger().warning(f"the {self.usecase} registry lock {self.lock_file} was no longer ours at release")
 
@@ -416,30 +416,35 @@ class Registry:
         slot copy whose VERSION marker differs from the JSON. Runs on every lock.
         """
         self._assert_locked()
-        archive = self.dir / "archive"
-        for leftover in _list_dir(self.dir) + _list_dir(archive):
-            if leftover.name.startswith(TEMP_PREFIX):
-                get_logger().info(f"removing {leftover}, left by an interrupted registry write")
-                _remove(leftover)
+        leftovers = [name for name in self.store.list("")] + [f"archive/{name}" for name in self.store.list("archive")]
+        for key in leftovers:
+            if key.rsplit("/", 1)[-1].startswith(TEMP_PREFIX):
+                get_logger().info(f"removing {self.store.uri(key)}, left by an interrupted registry write")
+                self.store.remove(key)
         state = self.state()
-        for folder in _list_dir(archive):
-            match = _VERSION_PATTERN.match(folder.name)
+        for name in self.store.list("archive"):
+            match = _VERSION_PATTERN.match(name)
             if match and int(match.group(1)) >= state["next_version"]:
-                get_logger().warning(f"removing {folder}: archived by a run that crashed before its registry commit")
-                _remove(folder)
+                get_logger().warning(f"removing {self.store.uri('archive/' + name)}: archived by a run that crashed "
+                                     "before its registry commit")
+                self.store.remove(f"archive/{name}")
         self._refresh_views(state)
 
     # ---- private helpers -----------------------------------------------------------
-    def _archive(self, version: str) -> Path:
-        return self.dir / "archive" / version
+    def _archive(self, version: str) -> str:
+        return f"archive/{version}"
+
+    def _marker(self, slot: str) -> str | None:
+        text = self.store.read_text(f"{slot}/{VERSION_MARKER}")
+        return None if text is None else text.strip()
 
     def _archived_entry(self, version: str) -> dict:
         """The slot entry of an archived version, checking the model is still there."""
         folder = self._archive(version)
-        text = _read_text(folder / ENTRY_FILE)
-        if text is None or not (folder / MODEL_DIR).exists():
+        text = self.store.read_text(f"{folder}/{ENTRY_FILE}")
+        if text is None or not self.store.exists(f"{folder}/{MODEL_DIR}"):
             raise UsageError(
-                f"Archived model {version} of {self.usecase} is missing from {folder}.",
+                f"Archived model {version} of {self.usecase} is missing from {self.store.uri(folder)}.",
                 "Archive folders must never be deleted by hand; the registry history still names it.",
                 "Restore the folder from a backup, or promote another model with `registry promote --force`.",
             )
@@ -447,26 +452,24 @@ class Registry:
 
     def _archive_model(self, version: str, save_model: Callable[[str], None], entry: dict) -> None:
         """Save the model under a temp name in archive/, then rename it to ``version``."""
-        archive = self.dir / "archive"
-        archive.mkdir(parents=True, exist_ok=True)
-        temp = archive / f"{TEMP_PREFIX}{version}-{uuid.uuid4().hex[:8]}"
-        temp.mkdir()
+        temp = f"archive/{TEMP_PREFIX}{version}-{uuid.uuid4().hex[:8]}"
+        self.store.make_folder(temp)
         try:
-            save_model(str(temp / MODEL_DIR))
-            if not (temp / MODEL_DIR).exists():
-                raise RuntimeError(f"save_model did not write anything to {temp / MODEL_DIR}")
-            _write_json_atomic(temp / ENTRY_FILE, {**entry, "version": version})
+            save_model(str(self.store.uri(f"{temp}/{MODEL_DIR}")))
+            if not self.store.exists(f"{temp}/{MODEL_DIR}"):
+                raise RuntimeError(f"save_model did not write anything to {self.store.uri(temp + '/' + MODEL_DIR)}")
+            self.store.write_json_atomic(f"{temp}/{ENTRY_FILE}", {**entry, "version": version})
             target = self._archive(version)
-            if target.exists():  # archived by a run that crashed before its commit: the JSON never named it
-                _remove(target)
-            _rename(temp, target)
+            if self.store.exists(target):  # archived by a run that crashed before its commit: the JSON never named it
+                self.store.remove(target)
+            self.store.rename(temp, target)
         except BaseException:
-            _remove(temp)
+            self.store.remove(temp)
             raise
 
     def _commit(self, state: dict) -> None:
         """The commit point: replace the JSON atomically, then refresh the slot copies."""
-        _write_json_atomic(self.file, state)
+        self.store.write_json_atomic(REGISTRY_FILE, state)
         self._refresh_views(state)
 
     def _refresh_views(self, state: dict) -> None:
@@ -477,32 +480,114 @@ class Registry:
         """
         for slot in SLOTS:
             entry = state.get(slot)
-            if not entry or _read_marker(self.dir / slot) == entry["version"]:
+            if not entry or self._marker(slot) == entry["version"]:
                 continue
             try:
                 self._materialise(slot, entry["version"])
             except OSError as error:
                 get_logger().warning(
-                    f"could not refresh {self.dir / slot} to {entry['version']} ({error}); the archive copy is "
+                    f"could not refresh {self.store.uri(slot)} to {entry['version']} ({error}); the archive copy is "
                     "served until the next run repairs it"
                 )
 
     def _materialise(self, slot: str, version: str) -> None:
         """Copy an archive version into a slot folder, swapping it in with renames."""
-        temp = self.dir / f"{TEMP_PREFIX}{slot}-{uuid.uuid4().hex[:8]}"
+        temp = f"{TEMP_PREFIX}{slot}-{uuid.uuid4().hex[:8]}"
         try:
-            _copy_tree(self._archive(version), temp)
-            _write_marker(temp, version)  # last: a folder with a matching marker is complete
+            self.store.copy_tree(self._archive(version), temp)
+            self.store.write_marker(temp, version)  # last: a folder with a matching marker is complete
         except BaseException:
-            _remove(temp)
+            self.store.remove(temp)
             raise
-        view = self.dir / slot
-        aside = self.dir / f"{TEMP_PREFIX}old-{slot}-{uuid.uuid4().hex[:8]}"
-        if view.exists():
-            _rename(view, aside)
+        aside = f"{TEMP_PREFIX}old-{slot}-{uuid.uuid4().hex[:8]}"
+        if self.store.exists(slot):
+            self.store.rename(slot, aside)
         # A crash here leaves no slot folder: model_path serves the archive, repair refills it.
-        _rename(temp, view)
-        _remove(aside)
+        self.store.rename(temp, slot)
+        self.store.remove(aside)
+
+
+class Store(Protocol):
+    """What the registry needs from where it lives; keys are '/'-paths under the use case folder."""
+
+    def uri(self, key: str) -> Any: ...
+    def make_root(self) -> None: ...
+    def make_folder(self, key: str) -> None: ...
+    def read_text(self, key: str) -> str | None: ...
+    def exists(self, key: str) -> bool: ...
+    def list(self, key: str) -> list[str]: ...
+    def write_json_atomic(self, key: str, document: dict) -> None: ...
+    def write_marker(self, folder: str, version: str) -> None: ...
+    def create_exclusive(self, key: str, content: str) -> bool: ...
+    def replace_stale_lock(self, key: str, expected: str, content: str) -> bool: ...
+    def lock_is_expired(self, holder: dict) -> bool: ...
+    def rename(self, source: str, target: str) -> None: ...
+    def copy_tree(self, source: str, target: str) -> None: ...
+    def remove(self, key: str) -> None: ...
+
+
+class LocalStore:
+    """A local or shared-volume folder: atomic renames, O_EXCL lock files, fsync."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def uri(self, key: str) -> Path:
+        return self.folder / key if key else self.folder
+
+    def make_root(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def make_folder(self, key: str) -> None:
+        self.uri(key).mkdir(parents=True)
+
+    def read_text(self, key: str) -> str | None:
+        return _read_text(self.uri(key))
+
+    def exists(self, key: str) -> bool:
+        return self.uri(key).exists()
+
+    def list(self, key: str) -> list[str]:
+        return [path.name for path in _list_dir(self.uri(key))]
+
+    def write_json_atomic(self, key: str, document: dict) -> None:
+        _write_json_atomic(self.uri(key), document)
+
+    def write_marker(self, folder: str, version: str) -> None:
+        _write_marker(self.uri(folder), version)
+
+    def create_exclusive(self, key: str, content: str) -> bool:
+        return _create_exclusive(self.uri(key), content)
+
+    def lock_is_expired(self, holder: dict) -> bool:
+        return False  # a local lock is stale only when its process is gone (checked by pid)
+
+    def replace_stale_lock(self, key: str, expected: str, content: str) -> bool:
+        """Move the stale lock aside, then create ours with O_EXCL; True when it is ours.
+
+        Only one of several racing runs wins the rename, and the winner checks it moved
+        the stale lock and not one a faster run just created.
+        """
+        lock_file = self.uri(key)
+        aside = self.folder / f"{TEMP_PREFIX}stale-lock-{uuid.uuid4().hex[:8]}"
+        try:
+            _rename(lock_file, aside)
+        except FileNotFoundError:
+            return False  # another run took it over first
+        if _read_text(aside) != expected:
+            _restore_lock(aside, lock_file)
+            return False
+        aside.unlink(missing_ok=True)
+        return _create_exclusive(lock_file, content)
+
+    def rename(self, source: str, target: str) -> None:
+        _rename(self.uri(source), self.uri(target))
+
+    def copy_tree(self, source: str, target: str) -> None:
+        _copy_tree(self.uri(source), self.uri(target))
+
+    def remove(self, key: str) -> None:
+        _remove(self.uri(key))
 
 
 def _check_slot(slot: str) -> None:
@@ -526,15 +611,6 @@ def _parse_json_or_empty(text: str | None) -> dict:
     except json.JSONDecodeError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _read_json_or_empty(path: Path) -> dict:
-    return _parse_json_or_empty(_read_text(path))
-
-
-def _read_marker(folder: Path) -> str | None:
-    text = _read_text(folder / VERSION_MARKER)
-    return None if text is None else text.strip()
 
 
 def _json_safe(value: Any) -> Any:

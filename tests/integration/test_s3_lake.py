@@ -22,6 +22,7 @@ from tests.support.s3server import free_port, start_s3_server
 
 REPO = Path(__file__).resolve().parents[2]
 LAKE_BUCKET = "nyc-interim"
+REGISTRY_BUCKET = "sparkmlops"
 pytestmark = pytest.mark.integration
 
 
@@ -32,6 +33,7 @@ def s3(tmp_path_factory, spark):
         pytest.fail("The S3A jars are not installed: run `bash scripts/install_s3a_jars.sh` (scripts/test.sh does).")
     server = start_s3_server(tmp_path_factory.mktemp("s3-logs"))
     server.create_bucket(LAKE_BUCKET)
+    server.create_bucket(REGISTRY_BUCKET)
     saved = {key: os.environ.get(key) for key in server.env()}
     os.environ.update(server.env())
     yield server
@@ -59,11 +61,11 @@ def use_env():
             os.environ.pop(key, None)
 
 
-def write_config(root: Path, base_path: str) -> Path:
+def write_config(root: Path, base_path: str, registry: str | None = None) -> Path:
     raw = yaml.safe_load((REPO / "conf/usecases/taxi_fare.yaml").read_text())
     raw["data"]["base_path"] = base_path
     raw["model"]["params"].update({"maxIter": 4, "maxDepth": 3})
-    raw["paths"] = {"registry": str(root / "registry"), "reports": str(root / "reports")}
+    raw["paths"] = {"registry": registry or str(root / "registry"), "reports": str(root / "reports")}
     config_file = root / "taxi_fare.yaml"
     config_file.write_text(yaml.safe_dump(raw))
     return config_file
@@ -78,15 +80,21 @@ def keys_under(server, bucket: str, prefix: str) -> list[str]:
     return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
 
-def snapshot(root: Path) -> dict[str, str]:
-    return {str(p): p.read_text() for p in sorted(root.rglob("*.json")) if "registry" in p.parts or "reports" in p.parts}
+def snapshot(root: Path, s3=None) -> dict[str, str]:
+    """Reports under root, and the S3 registry's objects when ``s3`` is given."""
+    files = {str(p): p.read_text() for p in sorted(root.rglob("*.json")) if "registry" in p.parts or "reports" in p.parts}
+    if s3 is not None:
+        for key in keys_under(s3, REGISTRY_BUCKET, "registry/"):
+            files[f"s3://{key}"] = s3.client().get_object(Bucket=REGISTRY_BUCKET, Key=key)["ETag"]
+    return files
 
 
 @pytest.fixture(scope="module")
 def s3_run(s3, tmp_path_factory):
-    """Generate 4 months into s3a://nyc-interim/yellow, then train and predict 2023-04 from there."""
+    """Generate 4 months into s3a://nyc-interim/yellow, then train and predict 2023-04 from
+    there, with the registry on s3a://sparkmlops/registry."""
     root = tmp_path_factory.mktemp("s3-lake")
-    config_file = write_config(root, f"s3a://{LAKE_BUCKET}/yellow")
+    config_file = write_config(root, f"s3a://{LAKE_BUCKET}/yellow", registry=f"s3a://{REGISTRY_BUCKET}/registry")
     codes = {
         "generate": run(config_file, "generate", "--months", "2023-01:2023-04", "--rows-per-month", "3000", "--seed", "5"),
         "train": run(config_file, "train", "--test-month", "2023-04"),
@@ -110,7 +118,14 @@ def test_generate_train_predict_through_s3(s3_run, s3):
     assert report["window"]["train_months"] == ["2023-01", "2023-02", "2023-03"]
     assert report["rows_trained_on"] > 0 and report["decision"]["outcome"] == "first_model"
 
+    registry = json.loads(s3.client().get_object(Bucket=REGISTRY_BUCKET, Key="registry/taxi_fare/model_registry.json")["Body"].read())
+    assert registry["current"]["version"] == "v0001" and registry["history"][0]["run_id"] == report["run_id"]
+    model_keys = keys_under(s3, REGISTRY_BUCKET, "registry/taxi_fare/")
+    assert any(key.startswith("registry/taxi_fare/archive/v0001/model/stages/") for key in model_keys)
+    assert "registry/taxi_fare/current/VERSION" in model_keys
+
     predict = json.loads((root / "reports/taxi_fare/2023-04/predict_report.json").read_text())
+    assert predict["model_version"] == "v0001"
     assert predict["predictions_uri"] == f"s3a://{LAKE_BUCKET}/predictions/taxi_fare/2023/04"
     written = keys_under(s3, LAKE_BUCKET, "predictions/taxi_fare/2023/04/")
     assert any(key.endswith(".parquet") for key in written)
@@ -127,7 +142,7 @@ def test_s3_lake_rows_match_the_manifest(s3_run, s3, spark):
 
 def test_month_without_success_marker_is_incomplete(s3_run, s3, capsys):
     root, config_file, _ = s3_run
-    before = snapshot(root)
+    before = snapshot(root, s3)
     s3.client().delete_object(Bucket=LAKE_BUCKET, Key="yellow/2023/03/_SUCCESS")
     try:
         assert run(config_file, "train", "--test-month", "2023-03") == 3
@@ -142,7 +157,7 @@ def test_month_without_success_marker_is_incomplete(s3_run, s3, capsys):
         assert "incomplete" in capsys.readouterr().err
     finally:
         s3.client().put_object(Bucket=LAKE_BUCKET, Key="yellow/2023/03/_SUCCESS", Body=b"")
-    assert snapshot(root) == before
+    assert snapshot(root, s3) == before
 
 
 def test_prefix_without_months_is_a_data_error(s3_run, s3, tmp_path, capsys):
@@ -193,3 +208,17 @@ def test_wrong_credentials_are_rejected_without_leaking_them(s3_run, tmp_path, u
         assert not (tmp_path / "registry").exists()
     finally:
         guarded.stop()
+
+
+def test_ingest_writes_a_real_file_into_the_s3_lake(s3_run, s3, spark, tmp_path, capsys):
+    root, config_file, _ = s3_run
+    source = tmp_path / "yellow_tripdata_2023-05.parquet"
+    # a TLC-shaped file: one of the generated months, written as one local Parquet folder
+    spark.read.parquet(lake.month_uri(f"s3a://{LAKE_BUCKET}/yellow", "2023-02")).write.parquet(str(source))
+    assert run(config_file, "ingest", "--source", str(source)) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["lake_uri"] == f"s3a://{LAKE_BUCKET}/yellow/2023/05"
+    assert result["out_of_month_rows"] == result["rows"] - result["null_timestamp_rows"] - \
+        spark.read.parquet(str(source)).filter("date_format(tpep_pickup_datetime, 'yyyy-MM') = '2023-05'").count()
+    stored = keys_under(s3, LAKE_BUCKET, "yellow/2023/05/")
+    assert "yellow/2023/05/_SUCCESS" in stored and result["rows"] == spark.read.parquet(str(source)).count()

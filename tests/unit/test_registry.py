@@ -155,9 +155,9 @@ def test_model_path_rejects_unknown_slots(reg):
         reg.model_path("archive")
 
 
-@pytest.mark.parametrize("root", ["s3a://bucket/registry", "hdfs:///registry"])
-def test_remote_roots_are_refused_with_a_readable_error(root):
-    with pytest.raises(UsageError, match="not a local path"):
+@pytest.mark.parametrize("root", ["hdfs:///registry", "gs://bucket/registry"])
+def test_unsupported_remote_roots_are_refused_with_a_readable_error(root):
+    with pytest.raises(UsageError, match="neither a local path nor an s3a:// URI"):
         Registry(root, "taxi_fare")
 
 
