@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from sparkmlops.errors import SparkMlopsError, UsageError
+from sparkmlops.processes import pid_alive
 
 HOST = "127.0.0.1"
 
@@ -76,16 +77,6 @@ def _port_free(port: int) -> bool:
             sock.bind((HOST, port))
         except OSError:
             return False
-    return True
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 
@@ -140,7 +131,7 @@ def start(
         ClusterError: the cluster did not come up in time (what was started is stopped).
     """
     run_dir = Path(run_dir).resolve()
-    running = [pid for pid in _read_pids(run_dir).values() if _pid_alive(pid)]
+    running = [pid for pid in _read_pids(run_dir).values() if pid_alive(pid)]
     if running:
         raise UsageError(
             f"A cluster started from {run_dir} is still running (pids {', '.join(map(str, running))}).",
@@ -179,7 +170,7 @@ def start(
         current = status(run_dir)
         if len(current.alive_workers) >= workers:
             return current
-        dead = [name for name, pid in _read_pids(run_dir).items() if not _pid_alive(pid)]
+        dead = [name for name, pid in _read_pids(run_dir).items() if not pid_alive(pid)]
         if dead:
             break
         time.sleep(0.5)
@@ -203,14 +194,14 @@ def stop(run_dir: Path, timeout: float = 30) -> list[int]:
     # workers first, so the master does not log them as lost while it still runs
     for name in sorted(pids, key=lambda n: n == "master"):
         pid = pids[name]
-        if _pid_alive(pid):
+        if pid_alive(pid):
             _signal_group(pid, signal.SIGTERM)
             stopped.append(pid)
     deadline = time.monotonic() + timeout
-    while any(_pid_alive(pid) for pid in stopped) and time.monotonic() < deadline:
+    while any(pid_alive(pid) for pid in stopped) and time.monotonic() < deadline:
         time.sleep(0.2)
     for pid in stopped:
-        if _pid_alive(pid):
+        if pid_alive(pid):
             _signal_group(pid, signal.SIGKILL)
     for name in pids:
         (run_dir / "pids" / f"{name}.pid").unlink(missing_ok=True)
@@ -244,7 +235,7 @@ def kill_worker(run_dir: Path, index: int) -> int:
     pid = _read_pids(run_dir)[f"worker-{index}"]
     _signal_group(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while _pid_alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         _reap([pid])
         time.sleep(0.1)
     return pid
@@ -269,7 +260,7 @@ def status(run_dir: Path) -> ClusterStatus:
             memory_mb=int(raw.get("memory", 0)), pid=pids.get(f"worker-{index}") if index else None,
         ))
     return ClusterStatus(record["master_url"], record["webui_url"], answer is not None and answer.get("status") == "ALIVE",
-                         workers, [pid for pid in pids.values() if _pid_alive(pid)])
+                         workers, [pid for pid in pids.values() if pid_alive(pid)])
 
 
 def _worker_index(webui: str, master_webui_port: int) -> int | None:

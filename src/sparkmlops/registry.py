@@ -41,7 +41,9 @@ from typing import Any, Callable, Iterator, Protocol
 
 from sparkmlops.errors import RegistryBusyError, SparkMlopsError, UsageError
 from sparkmlops.logs import get_logger
+from sparkmlops.processes import pid_alive
 from sparkmlops.promotion import Decision
+from sparkmlops.reports import json_safe as _json_safe
 
 SCHEMA_VERSION = 1
 SLOTS = ("current", "candidate")
@@ -71,18 +73,6 @@ def _version_name(number: int) -> str:
 def _initial_state(usecase: str) -> dict:
     return {"schema_version": SCHEMA_VERSION, "usecase": usecase, "next_version": 1,
             "current": None, "candidate": None, "history": []}
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    except (OverflowError, ValueError):
-        return False  # not a possible pid
-    return True
 
 
 def _current_chain(history: list[dict]) -> list[str]:
@@ -243,7 +233,7 @@ class Registry:
             return False  # released meanwhile: try again
         holder = _parse_json_or_empty(text)
         pid = holder.get("pid")
-        dead_here = holder.get("host") == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid)
+        dead_here = holder.get("host") == socket.gethostname() and isinstance(pid, int) and not pid_alive(pid)
         if not (dead_here or self.store.lock_is_expired(holder)):
             raise self._busy(holder)
         if not self.store.replace_stale_lock(LOCK_FILE, text, content):
@@ -611,17 +601,6 @@ def _parse_json_or_empty(text: str | None) -> dict:
     except json.JSONDecodeError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _json_safe(value: Any) -> Any:
-    """JSON has no NaN/inf: store them as null (an unmeasured metric)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
-    return value
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -18,14 +18,14 @@ from typing import Any
 SCHEMA_VERSION = 1
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON has no NaN/inf: write them as null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {key: _clean(item) for key, item in value.items()}
+        return {key: json_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(item) for item in value]
+        return [json_safe(item) for item in value]
     return value
 
 
@@ -34,7 +34,7 @@ def write_json_atomic(path: Path, document: dict) -> None:
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "w") as stream:
-            json.dump(_clean(document), stream, indent=2, sort_keys=False, default=str)
+            json.dump(json_safe(document), stream, indent=2, sort_keys=False, default=str)
             stream.write("\n")
             stream.flush()
             os.fsync(stream.fileno())

@@ -21,6 +21,7 @@ import yaml
 
 from sparkmlops import cli, cluster
 from sparkmlops.errors import UsageError
+from tests.support.configs import small_taxi_config
 from tests.support.s3server import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,12 +34,7 @@ SUBMIT_CONF = ["--conf", "spark.executor.memory=768m", "--conf", "spark.driver.m
 def lake(tmp_path_factory, spark):
     """A tiny generated lake (written by the local test session) the cluster jobs read."""
     root = tmp_path_factory.mktemp("cluster-lake")
-    raw = yaml.safe_load((REPO / "conf/usecases/taxi_fare.yaml").read_text())
-    raw["data"]["base_path"] = str(root / "lake" / "taxi_fare")
-    raw["model"]["params"].update({"maxIter": 4, "maxDepth": 3})
-    raw["paths"] = {"registry": str(root / "registry"), "reports": str(root / "reports")}
-    config_file = root / "taxi_fare.yaml"
-    config_file.write_text(yaml.safe_dump(raw))
+    config_file, raw = small_taxi_config(root, str(root / "lake" / "taxi_fare"))
     code = cli.main(["generate", "--usecase", "taxi_fare", "--config", str(config_file),
                      "--months", "2023-01:2023-04", "--rows-per-month", "4000", "--seed", "11"])
     assert code == 0

@@ -12,6 +12,7 @@ import yaml
 
 from sparkmlops import cli
 from sparkmlops.registry import Registry
+from tests.support.configs import small_taxi_config
 
 REPO = Path(__file__).resolve().parents[2]
 MONTHS = ["2023-04", "2023-05", "2023-06", "2023-07"]
@@ -22,12 +23,7 @@ pytestmark = pytest.mark.integration
 def workspace(tmp_path_factory, spark):
     """A tiny taxi YAML (small GBT) pointing at a fresh lake, registry and reports."""
     root = tmp_path_factory.mktemp("monthly")
-    raw = yaml.safe_load((REPO / "conf/usecases/taxi_fare.yaml").read_text())
-    raw["data"]["base_path"] = str(root / "lake" / "taxi_fare")
-    raw["model"]["params"].update({"maxIter": 4, "maxDepth": 3})
-    raw["paths"] = {"registry": str(root / "registry"), "reports": str(root / "reports")}
-    config_file = root / "taxi_fare.yaml"
-    config_file.write_text(yaml.safe_dump(raw))
+    config_file, _ = small_taxi_config(root, str(root / "lake" / "taxi_fare"))
     assert run(config_file, "generate", "--months", "2023-01:2023-07", "--rows-per-month", "3000", "--seed", "3") == 0
     return root, config_file
 

@@ -18,7 +18,8 @@ import yaml
 
 from sparkmlops import cli, lake
 from sparkmlops.session import s3a_classpath
-from tests.support.s3server import free_port, start_s3_server
+from tests.support.configs import small_taxi_config
+from tests.support.s3server import exported, free_port, start_s3_server
 
 REPO = Path(__file__).resolve().parents[2]
 LAKE_BUCKET = "nyc-interim"
@@ -34,15 +35,11 @@ def s3(tmp_path_factory, spark):
     server = start_s3_server(tmp_path_factory.mktemp("s3-logs"))
     server.create_bucket(LAKE_BUCKET)
     server.create_bucket(REGISTRY_BUCKET)
-    saved = {key: os.environ.get(key) for key in server.env()}
-    os.environ.update(server.env())
-    yield server
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    server.stop()
+    try:
+        with exported(server.env()):
+            yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture()
@@ -62,13 +59,7 @@ def use_env():
 
 
 def write_config(root: Path, base_path: str, registry: str | None = None) -> Path:
-    raw = yaml.safe_load((REPO / "conf/usecases/taxi_fare.yaml").read_text())
-    raw["data"]["base_path"] = base_path
-    raw["model"]["params"].update({"maxIter": 4, "maxDepth": 3})
-    raw["paths"] = {"registry": registry or str(root / "registry"), "reports": str(root / "reports")}
-    config_file = root / "taxi_fare.yaml"
-    config_file.write_text(yaml.safe_dump(raw))
-    return config_file
+    return small_taxi_config(root, base_path, registry)[0]
 
 
 def run(config_file: Path, *args: str) -> int:

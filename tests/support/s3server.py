@@ -7,6 +7,7 @@ issued itself — so wrong credentials really are rejected, as MinIO would.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -108,3 +109,18 @@ def start_s3_server(log_dir: Path, auth: bool = False, port: int | None = None) 
         key = iam.create_access_key(UserName="sparkmlops")["AccessKey"]
         server.keys = (key["AccessKeyId"], key["SecretAccessKey"])
     return server
+
+
+@contextlib.contextmanager
+def exported(variables: dict[str, str]):
+    """Set environment variables for the block, then restore what was there."""
+    saved = {key: os.environ.get(key) for key in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

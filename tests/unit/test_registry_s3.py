@@ -19,7 +19,7 @@ from sparkmlops.errors import DataError, RegistryBusyError
 from sparkmlops.promotion import Decision
 from sparkmlops.registry import SLOTS, Registry
 from sparkmlops.registry_s3 import S3Store
-from tests.support.s3server import free_port, start_s3_server
+from tests.support.s3server import exported, free_port, start_s3_server
 
 BUCKET = "registry-bucket"
 FIRST = Decision(True, "first_model", "first model", {})
@@ -35,15 +35,11 @@ class SimulatedCrash(BaseException):
 def server(tmp_path_factory):
     s3 = start_s3_server(tmp_path_factory.mktemp("s3-registry"), auth=True)
     s3.create_bucket(BUCKET)
-    saved = {key: os.environ.get(key) for key in s3.env()}
-    os.environ.update(s3.env())
-    yield s3
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    s3.stop()
+    try:
+        with exported(s3.env()):
+            yield s3
+    finally:
+        s3.stop()
 
 
 @pytest.fixture()
