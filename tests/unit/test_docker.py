@@ -103,6 +103,17 @@ def test_hadoop_aws_matches_the_hadoop_client_inside_pyspark():
     assert pyspark.__version__ == pinned
 
 
+def test_delta_jars_are_built_for_the_pinned_spark_and_named_alike_in_the_readme():
+    spark_minor = ".".join(pyspark.__version__.split(".")[:2])
+    artifact, version = dockerfile_arg("DELTA_SPARK_ARTIFACT"), dockerfile_arg("DELTA_VERSION")
+    # Delta 4.1 publishes delta-spark_<spark minor>_<scala>; its own minor follows Spark's.
+    assert artifact == f"delta-spark_{spark_minor}_2.13"
+    assert version.startswith(spark_minor + ".")
+    readme = (REPO / "docker/README.md").read_text()
+    for jar in (f"{artifact}-{version}.jar", f"delta-storage-{version}.jar"):
+        assert f"/opt/sparkmlops/jars/delta/{jar}" in readme
+
+
 def test_every_copied_path_exists():
     sources = []
     for line in DOCKERFILE.splitlines():
