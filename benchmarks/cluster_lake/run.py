@@ -1,0 +1,172 @@
+"""Benchmark: one taxi month on local[2] vs the 2-worker standalone cluster, local-folder lake vs S3 lake.
+
+    .venv/bin/python benchmarks/cluster_lake/run.py --rows-per-month 200000 --max-iter 20
+
+Every configuration runs the same `spark-submit jobs/train.py` (3 train months + 1 test
+month, a fresh registry each time) as a production run would, so each pays its own JVM
+start. The S3 lake is a moto server on 127.0.0.1 (MinIO in production) holding a copy of
+the same generated months. Reported, all from this one script:
+  * seconds per configuration and the ratio to local[2] + local folder,
+  * cluster startup time (start until both workers are ALIVE),
+  * peak resident memory of driver + master + workers + executors (sampled from /proc).
+Writes benchmarks/cluster_lake/out/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+OUT = Path(__file__).resolve().parent / "out"
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+MONTHS = ["2023-01", "2023-02", "2023-03", "2023-04"]
+
+
+def tree_rss_bytes(roots: list[int]) -> int:
+    """Resident memory of the processes ``roots`` and all their descendants."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parent, pages = int(fields[1]), int(fields[21])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+        rss[int(entry.name)] = pages * os.sysconf("SC_PAGE_SIZE")
+    total, stack, seen = 0, list(roots), set()
+    while stack:
+        pid = stack.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+class PeakMemory:
+    """Samples tree_rss_bytes(roots()) every 0.5 s in a thread; ``peak`` holds the maximum."""
+
+    def __init__(self, roots) -> None:
+        self.roots, self.peak, self._stop = roots, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.peak = max(self.peak, tree_rss_bytes(self.roots()))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def write_config(base_path: str, name: str, max_iter: int) -> Path:
+    import yaml
+
+    raw = yaml.safe_load((REPO / "conf/usecases/taxi_fare.yaml").read_text())
+    raw["data"]["base_path"] = base_path
+    raw["model"]["params"]["maxIter"] = max_iter
+    raw["paths"] = {"registry": str(OUT / name / "registry"), "reports": str(OUT / name / "reports")}
+    path = OUT / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def submit(master: str, config: Path, env: dict[str, str], extra_conf: list[str]) -> tuple[float, int, dict]:
+    """spark-submit jobs/train.py for 2023-04; returns (seconds, peak RSS bytes, report)."""
+    from sparkmlops.session import s3a_classpath
+
+    classpath = s3a_classpath()
+    command = [str(Path(sys.executable).parent / "spark-submit"), "--properties-file", str(REPO / "spark-defaults.conf"),
+               "--master", master, "--conf", f"spark.pyspark.python={sys.executable}",
+               "--conf", f"spark.driver.extraClassPath={classpath}", "--conf", f"spark.executor.extraClassPath={classpath}",
+               *extra_conf, str(REPO / "jobs/train.py"), "--usecase", "taxi_fare", "--config", str(config),
+               "--test-month", MONTHS[-1]]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cluster_pids = env.get("_CLUSTER_PIDS", "")
+    with PeakMemory(lambda: [process.pid, *[int(p) for p in cluster_pids.split(",") if p]]) as memory:
+        _, err = process.communicate()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"{master} run failed ({process.returncode}):\n{err[-3000:]}")
+    import yaml
+
+    reports = yaml.safe_load(config.read_text())["paths"]["reports"]
+    report = json.loads((Path(reports) / "taxi_fare" / MONTHS[-1] / "train_report.json").read_text())
+    return seconds, memory.peak, report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows-per-month", type=int, default=200_000)
+    parser.add_argument("--max-iter", type=int, default=20)
+    args = parser.parse_args()
+
+    from sparkmlops import cluster, config as config_module
+    from sparkmlops.datagen import GENERATORS
+    from sparkmlops.session import build_session
+    from tests.support.s3server import free_port, start_s3_server
+
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir(parents=True)
+    server = start_s3_server(OUT / "s3-logs")
+    run_dir = OUT / "cluster"
+    results: dict = {"rows_per_month": args.rows_per_month, "max_iter": args.max_iter, "runs": {}}
+    try:
+        server.create_bucket("nyc-interim")
+        os.environ.update(server.env())
+        folder_lake, s3_lake = str(OUT / "lake" / "taxi_fare"), "s3a://nyc-interim/yellow"
+        spark = build_session("benchmark-cluster-lake-generate", master="local[2]")
+        for base in (folder_lake, s3_lake):
+            config = config_module.apply_overrides(config_module.load("taxi_fare"), {"data.base_path": base})
+            started = time.perf_counter()
+            GENERATORS["taxi_fare"](spark, config, MONTHS, args.rows_per_month, 7)
+            results[f"generate_seconds_{'s3' if base.startswith('s3a') else 'folder'}"] = round(time.perf_counter() - started, 1)
+        spark.stop()
+
+        env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+        local = ["--conf", "spark.driver.memory=4g"]
+        on_cluster = ["--conf", "spark.driver.memory=2g", "--conf", "spark.executor.memory=1g", "--conf", "spark.cores.max=2"]
+        for name, lake_uri in (("local2_folder", folder_lake), ("local2_s3", s3_lake)):
+            seconds, peak, report = submit("local[2]", write_config(lake_uri, name, args.max_iter), env, local)
+            results["runs"][name] = {"seconds": round(seconds, 1), "peak_rss_gb": round(peak / 2**30, 2),
+                                     "rmse": report["metrics"]["candidate"]["overall"]["rmse"],
+                                     "timings": report["timings_seconds"]}
+        started = time.perf_counter()
+        status = cluster.start(run_dir, workers=2, cores=1, memory="2g", master_port=free_port(), webui_port=free_port())
+        results["cluster_startup_seconds"] = round(time.perf_counter() - started, 1)
+        env["_CLUSTER_PIDS"] = ",".join(str(pid) for pid in status.pids)
+        for name, lake_uri in (("cluster_folder", folder_lake), ("cluster_s3", s3_lake)):
+            seconds, peak, report = submit(status.master_url, write_config(lake_uri, name, args.max_iter), env, on_cluster)
+            results["runs"][name] = {"seconds": round(seconds, 1), "peak_rss_gb": round(peak / 2**30, 2),
+                                     "rmse": report["metrics"]["candidate"]["overall"]["rmse"],
+                                     "executors": report["spark"]["executors"]["seen"],
+                                     "timings": report["timings_seconds"]}
+    finally:
+        cluster.stop(run_dir)
+        server.stop()
+    base_seconds = results["runs"]["local2_folder"]["seconds"]
+    results["ratio_to_local2_folder"] = {name: round(run["seconds"] / base_seconds, 2) for name, run in results["runs"].items()}
+    (OUT / "results.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
