@@ -76,20 +76,12 @@ class PeakMemory:
         self._thread.join()
 
 
-def write_config(base_path: str, name: str, max_iter: int) -> Path:
-    import yaml
+def submit(master: str, config: Path, reports: Path, extra_conf: list[str], cluster_pids: list[int]) -> dict:
+    """spark-submit jobs/train.py for the test month; returns the run's figures for results.json.
 
-    raw = yaml.safe_load((REPO / "conf/usecases/taxi_fare.yaml").read_text())
-    raw["data"]["base_path"] = base_path
-    raw["model"]["params"]["maxIter"] = max_iter
-    raw["paths"] = {"registry": str(OUT / name / "registry"), "reports": str(OUT / name / "reports")}
-    path = OUT / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
-
-
-def submit(master: str, config: Path, env: dict[str, str], extra_conf: list[str]) -> tuple[float, int, dict]:
-    """spark-submit jobs/train.py for 2023-04; returns (seconds, peak RSS bytes, report)."""
+    Peak memory covers spark-submit's process tree plus ``cluster_pids`` (master, workers
+    and, as their descendants, the executors).
+    """
     from sparkmlops.session import s3a_classpath
 
     classpath = s3a_classpath()
@@ -99,18 +91,19 @@ def submit(master: str, config: Path, env: dict[str, str], extra_conf: list[str]
                *extra_conf, str(REPO / "jobs/train.py"), "--usecase", "taxi_fare", "--config", str(config),
                "--test-month", MONTHS[-1]]
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    cluster_pids = env.get("_CLUSTER_PIDS", "")
-    with PeakMemory(lambda: [process.pid, *[int(p) for p in cluster_pids.split(",") if p]]) as memory:
+    process = subprocess.Popen(command, cwd=REPO, env={**os.environ, "PYSPARK_PYTHON": sys.executable},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with PeakMemory(lambda: [process.pid, *cluster_pids]) as memory:
         _, err = process.communicate()
     seconds = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"{master} run failed ({process.returncode}):\n{err[-3000:]}")
-    import yaml
-
-    reports = yaml.safe_load(config.read_text())["paths"]["reports"]
-    report = json.loads((Path(reports) / "taxi_fare" / MONTHS[-1] / "train_report.json").read_text())
-    return seconds, memory.peak, report
+    report = json.loads((reports / "taxi_fare" / MONTHS[-1] / "train_report.json").read_text())
+    figures = {"seconds": round(seconds, 1), "peak_rss_gb": round(memory.peak / 2**30, 2),
+               "rmse": report["metrics"]["candidate"]["overall"]["rmse"], "timings": report["timings_seconds"]}
+    if cluster_pids:
+        figures["executors"] = report["spark"]["executors"]["seen"]
+    return figures
 
 
 def main() -> None:
@@ -122,6 +115,7 @@ def main() -> None:
     from sparkmlops import cluster, config as config_module
     from sparkmlops.datagen import GENERATORS
     from sparkmlops.session import build_session
+    from tests.support.configs import small_taxi_config
     from tests.support.s3server import free_port, start_s3_server
 
     shutil.rmtree(OUT, ignore_errors=True)
@@ -133,32 +127,31 @@ def main() -> None:
         server.create_bucket("nyc-interim")
         os.environ.update(server.env())
         folder_lake, s3_lake = str(OUT / "lake" / "taxi_fare"), "s3a://nyc-interim/yellow"
+        shipped = config_module.load("taxi_fare")
         spark = build_session("benchmark-cluster-lake-generate", master="local[2]")
         for base in (folder_lake, s3_lake):
-            config = config_module.apply_overrides(config_module.load("taxi_fare"), {"data.base_path": base})
+            config = config_module.apply_overrides(shipped, {"data.base_path": base})
             started = time.perf_counter()
             GENERATORS["taxi_fare"](spark, config, MONTHS, args.rows_per_month, 7)
             results[f"generate_seconds_{'s3' if base.startswith('s3a') else 'folder'}"] = round(time.perf_counter() - started, 1)
         spark.stop()
 
-        env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+        def run(name: str, master: str, lake_uri: str, extra_conf: list[str], cluster_pids: list[int]) -> None:
+            # The shipped taxi_fare config (its GBT depth) with this run's lake, registry, reports and maxIter.
+            (OUT / name).mkdir()
+            config_file, raw = small_taxi_config(OUT / name, lake_uri, maxIter=args.max_iter,
+                                                 maxDepth=shipped.model.params.maxDepth)
+            results["runs"][name] = submit(master, config_file, Path(raw["paths"]["reports"]), extra_conf, cluster_pids)
+
         local = ["--conf", "spark.driver.memory=4g"]
         on_cluster = ["--conf", "spark.driver.memory=2g", "--conf", "spark.executor.memory=1g", "--conf", "spark.cores.max=2"]
         for name, lake_uri in (("local2_folder", folder_lake), ("local2_s3", s3_lake)):
-            seconds, peak, report = submit("local[2]", write_config(lake_uri, name, args.max_iter), env, local)
-            results["runs"][name] = {"seconds": round(seconds, 1), "peak_rss_gb": round(peak / 2**30, 2),
-                                     "rmse": report["metrics"]["candidate"]["overall"]["rmse"],
-                                     "timings": report["timings_seconds"]}
+            run(name, "local[2]", lake_uri, local, [])
         started = time.perf_counter()
         status = cluster.start(run_dir, workers=2, cores=1, memory="2g", master_port=free_port(), webui_port=free_port())
         results["cluster_startup_seconds"] = round(time.perf_counter() - started, 1)
-        env["_CLUSTER_PIDS"] = ",".join(str(pid) for pid in status.pids)
         for name, lake_uri in (("cluster_folder", folder_lake), ("cluster_s3", s3_lake)):
-            seconds, peak, report = submit(status.master_url, write_config(lake_uri, name, args.max_iter), env, on_cluster)
-            results["runs"][name] = {"seconds": round(seconds, 1), "peak_rss_gb": round(peak / 2**30, 2),
-                                     "rmse": report["metrics"]["candidate"]["overall"]["rmse"],
-                                     "executors": report["spark"]["executors"]["seen"],
-                                     "timings": report["timings_seconds"]}
+            run(name, status.master_url, lake_uri, on_cluster, status.pids)
     finally:
         cluster.stop(run_dir)
         server.stop()

@@ -16,6 +16,7 @@ workers are ALIVE and which executors an application ran where.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -214,19 +215,15 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(ProcessLookupError):  # already gone: that is what stopping wants
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def _reap(pids: list[int]) -> None:
     """Collect exit statuses of daemons started by this process (no zombies left behind)."""
     for pid in pids:
-        try:
+        with contextlib.suppress(ChildProcessError):  # started by another process: its parent reaps it
             os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
 
 
 def kill_worker(run_dir: Path, index: int) -> int:
