@@ -55,7 +55,7 @@ def evaluate(scored: DataFrame, label: str, prediction: str, buckets: list[Bucke
             F.sum(F.col("y") * F.col("y")).alias("sum_y2"),
             F.sum("e").alias("sum_err"),
         )
-        .collect()
+        .collect()  # one row per price bucket: bounded
     )
     sums = {row["bucket"]: [float(row[k] or 0.0) for k in ("n", "sse", "sae", "sum_y", "sum_y2", "sum_err")] for row in rows}
     totals = [sum(values[i] for values in sums.values()) for i in range(6)]
