@@ -64,7 +64,7 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get(CACHE_DIR_ENV) or Path(__file__).resolve().parents[2] / ".jars")
 
 
-def fetch_jars(cache: Path, python: str = sys.executable) -> list[Path]:
+def fetch_jars(cache: Path) -> list[Path]:
     """Download the connector jars into ``cache`` unless they are there already.
 
     Raises:
@@ -77,7 +77,7 @@ def fetch_jars(cache: Path, python: str = sys.executable) -> list[Path]:
     print(f"downloading the S3A connector jars into {cache} (PyPI sdist {JARS_SDIST}, ~180 MB)", file=sys.stderr)
     with tempfile.TemporaryDirectory() as temp:
         done = subprocess.run(
-            [python, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", "--dest", temp, JARS_SDIST],
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", "--dest", temp, JARS_SDIST],
             capture_output=True, text=True,
         )
         sdists = list(Path(temp).glob("*.tar.gz"))
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             jars = sorted(path for path in Path(args.jars_from).glob("*.jar")
                           if _CONNECTOR_JAR.match(path.name) or _SDK_JAR.match(path.name))
         else:
-            jars = fetch_jars(Path(args.cache) if args.cache else default_cache_dir(), args.python)
+            jars = fetch_jars(Path(args.cache) if args.cache else default_cache_dir())
     except RuntimeError as error:
         jars, problem = [], str(error)  # still install the settings: local-folder lakes need no connector
     changed = install(home, jars, Path(args.defaults), Path(args.log4j), args.python)
