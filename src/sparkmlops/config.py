@@ -127,10 +127,35 @@ class Threshold(_Frozen):
 
 
 class GatesConfig(_Frozen):
+    """Post-train thresholds and the post-predict range check.
+
+    A prediction is in range when ``prediction_min <= p < prediction_max``. The
+    out-of-range share is measured on the raw model output; the default tolerance (0)
+    fails a month on a single out-of-range row, and a use case loosens it explicitly.
+    """
+
     post_train: dict[MetricName, Threshold] = Field(default_factory=dict)
     mae_at_most_rmse: bool = True
-    prediction_min: float = 0.0
-    prediction_max: float = 500.0
+    prediction_min: float = Field(default=0.0, allow_inf_nan=False)
+    prediction_max: float = Field(default=500.0, allow_inf_nan=False)
+    prediction_out_of_range_tolerance: float = Field(
+        default=0.0, ge=0, le=1, allow_inf_nan=False,
+        description="share of predictions (0-1) allowed outside [prediction_min, prediction_max) before the gate fails",
+    )
+    prediction_clip: bool = Field(
+        default=False, description="write out-of-range predictions as prediction_min / prediction_max (flagged)"
+    )
+    prediction_worst_rows: int = Field(
+        default=10, ge=0, le=1000, description="how many of the farthest out-of-range rows the predict report lists"
+    )
+
+    @model_validator(mode="after")
+    def _range_is_not_empty(self) -> GatesConfig:
+        if not self.prediction_min < self.prediction_max:
+            raise ValueError(
+                f"gates.prediction_min ({self.prediction_min:g}) must be below gates.prediction_max ({self.prediction_max:g})"
+            )
+        return self
 
 
 class PathsConfig(_Frozen):

@@ -32,17 +32,76 @@ def post_train_failures(metrics: dict[str, float], gates: GatesConfig) -> list[s
 
 
 def post_predict_failures(stats: dict, gates: GatesConfig) -> list[str]:
-    """Violations of the prediction bounds, from the predict report's statistics."""
-    failures = []
-    if stats.get("rows", 0) == 0:
-        failures.append("no predictions were written")
+    """Every post-predict violation, from the predict report's ``prediction_stats`` ([] = pass)."""
+    return [*finite_failures(stats), *out_of_range_failures(stats, gates), *clipping_failures(stats, gates)]
+
+
+def finite_failures(stats: dict) -> list[str]:
+    """No predictions, or any NaN/infinite one: a broken model, so no tolerance applies."""
+    rows = stats.get("rows", 0)
+    if rows == 0:
+        return ["no predictions were written"]
     if stats.get("non_finite", 0):
-        failures.append(f"{stats['non_finite']} predictions are NaN or infinite")
-    if stats.get("below_min", 0):
-        failures.append(f"{stats['below_min']} predictions are below {gates.prediction_min:g}")
-    if stats.get("above_max", 0):
-        failures.append(f"{stats['above_max']} predictions are at or above {gates.prediction_max:g}")
-    return failures
+        return [f"{stats['non_finite']:,} of {rows:,} predictions are NaN or infinite: the model is broken "
+                "(no tolerance applies to non-finite predictions)"]
+    return []
+
+
+def out_of_range_count(stats: dict) -> int:
+    """Finite raw predictions outside the range (reports older than the tolerance lack the total)."""
+    return stats.get("out_of_range", stats.get("below_min", 0) + stats.get("above_max", 0))
+
+
+def out_of_range_summary(stats: dict, gates: GatesConfig) -> str:
+    """E.g. '3 of 4,911 predictions (0.061 %) are outside [0, 500) (3 below 0, 0 at or above 500)'."""
+    rows, out = stats.get("rows", 0), out_of_range_count(stats)
+    share = out / rows if rows else 0.0
+    return (f"{out:,} of {rows:,} predictions ({percent(share)}) are outside "
+            f"[{gates.prediction_min:g}, {gates.prediction_max:g}) ({stats.get('below_min', 0):,} below "
+            f"{gates.prediction_min:g}, {stats.get('above_max', 0):,} at or above {gates.prediction_max:g})")
+
+
+def out_of_range_failures(stats: dict, gates: GatesConfig, worst_shown: int = 3) -> list[str]:
+    """The out-of-range share of the raw output against ``gates.prediction_out_of_range_tolerance``.
+
+    The message carries the figures and the farthest rows (prediction and inputs), so an
+    operator sees why without opening the report.
+    """
+    rows, out = stats.get("rows", 0), out_of_range_count(stats)
+    if not rows or out / rows <= gates.prediction_out_of_range_tolerance:
+        return []
+    message = (f"{out_of_range_summary(stats, gates)}; the tolerance is "
+               f"{percent(gates.prediction_out_of_range_tolerance)} (gates.prediction_out_of_range_tolerance)")
+    worst = stats.get("worst_out_of_range") or []
+    if worst:
+        message += "; worst: " + ", ".join(_describe(item) for item in worst[:worst_shown])
+        if len(worst) > worst_shown:
+            message += f" (+{len(worst) - worst_shown} more in the report's prediction_stats.worst_out_of_range)"
+    return [message]
+
+
+def clipping_failures(stats: dict, gates: GatesConfig) -> list[str]:
+    """Clipped rows match the config: every out-of-range row when clipping is on, none when off."""
+    if "clipped" not in stats:  # a report from before clipping existed
+        return []
+    expected = out_of_range_count(stats) if gates.prediction_clip else 0
+    if stats["clipped"] == expected:
+        return []
+    setting = "on" if gates.prediction_clip else "off"
+    return [f"{stats['clipped']:,} written predictions are flagged as clipped, but with gates.prediction_clip {setting} "
+            f"{expected:,} should be (was the YAML changed after predict ran?)"]
+
+
+def percent(share: float) -> str:
+    """A share as a percentage with 3 decimals: 0.0002 -> "0.020 %"."""
+    return f"{share * 100:.3f} %"
+
+
+def _describe(item: dict) -> str:
+    raw = item.get("prediction_raw")
+    value = f"{raw:.2f}" if isinstance(raw, (int, float)) else str(raw)
+    inputs = ", ".join(f"{name}={item_value}" for name, item_value in (item.get("inputs") or {}).items())
+    return f"{value} ({inputs})"
 
 
 def pre_train_failures(checks: dict, min_retention: float) -> list[str]:

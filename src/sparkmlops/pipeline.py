@@ -19,7 +19,7 @@ from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from sparkmlops import __version__, gates, lake, quality, reports
+from sparkmlops import __version__, gates, lake, predictions, quality, reports
 from sparkmlops.analysis.errors import large_error_causes
 from sparkmlops.config import UsecaseConfig
 from sparkmlops.errors import DataError
@@ -282,13 +282,15 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
         quality.check_retention({"predict": rows}, config.cleaning.min_retention)
         with timer.stage("predict") as info:
             scored = PipelineModel.load(model_path).transform(quality.apply_rules(frame, rules))
-            out = scored.select(
-                *[F.col(c) for c in columns], F.col(PREDICTION_COLUMN),
+            bounded = predictions.with_bounds(scored.select(*[F.col(c) for c in columns], F.col(PREDICTION_COLUMN)), config.gates)
+            out = bounded.select(
+                *[F.col(c) for c in columns], PREDICTION_COLUMN, predictions.RAW_COLUMN, predictions.CLIPPED_COLUMN,
                 F.lit(version).alias("model_version"), F.lit(ctx.run_id).alias("run_id"),
             )
             with lake.store_errors(spark, target_uri):
                 out.write.mode("overwrite").parquet(target_uri)
-            stats = _prediction_stats(spark.read.parquet(target_uri), config)
+            # statistics of what was written (read back), not of a second model pass
+            stats = predictions.prediction_stats(spark.read.parquet(target_uri), config.gates, list(columns))
             info["rows"] = stats["rows"]
     finally:
         frame.unpersist()
@@ -300,17 +302,10 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
     }
     reports.write_report(ctx.reports_dir, config.usecase, month, "predict", report)
     log.info(f"wrote {stats['rows']} predictions to {target_uri}")
+    if gates.out_of_range_count(stats):
+        within = "over" if gates.out_of_range_failures(stats, config.gates) else "within"
+        log.warning(f"{gates.out_of_range_summary(stats, config.gates)}: {within} the tolerance "
+                    f"{gates.percent(config.gates.prediction_out_of_range_tolerance)}; {stats['clipped']:,} clipped; "
+                    f"the farthest rows are in prediction_stats.worst_out_of_range of the predict report")
     return report
 
-
-def _prediction_stats(predictions: DataFrame, config: UsecaseConfig) -> dict:
-    p = F.col(PREDICTION_COLUMN)
-    finite = ~(F.isnan(p) | p.isNull() | (F.abs(p) == float("inf")))
-    row = predictions.agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.sum(F.when(~finite, 1).otherwise(0)).alias("non_finite"),
-        F.sum(F.when(finite & (p < config.gates.prediction_min), 1).otherwise(0)).alias("below_min"),
-        F.sum(F.when(finite & (p >= config.gates.prediction_max), 1).otherwise(0)).alias("above_max"),
-        F.min(F.when(finite, p)).alias("min"), F.max(F.when(finite, p)).alias("max"), F.avg(F.when(finite, p)).alias("mean"),
-    ).first().asDict()
-    return {key: (value if value is not None else 0) for key, value in row.items()}

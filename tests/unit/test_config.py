@@ -75,3 +75,40 @@ def test_overrides_are_revalidated():
     assert changed.paths.reports == loaded.paths.reports
     with pytest.raises(UsageError, match="window.train_months"):
         config.apply_overrides(loaded, {"window.train_months": 1})
+
+
+def _only_bounds(raw):
+    """A YAML written before the tolerance existed: only prediction_min / prediction_max."""
+    for key in ("prediction_out_of_range_tolerance", "prediction_clip", "prediction_worst_rows"):
+        raw["gates"].pop(key, None)
+    raw["gates"].update({"prediction_min": 1, "prediction_max": 300})
+
+
+def test_old_gate_keys_still_load_with_the_strict_defaults(tmp_path):
+    gates = config.load(None, _write(tmp_path, _only_bounds)).gates
+    assert (gates.prediction_min, gates.prediction_max) == (1, 300)
+    assert (gates.prediction_out_of_range_tolerance, gates.prediction_clip, gates.prediction_worst_rows) == (0, False, 10)
+
+
+def test_shipped_taxi_config_tolerates_a_few_odd_fares_and_clips_them():
+    gates = config.load("taxi_fare").gates
+    assert 0 < gates.prediction_out_of_range_tolerance <= 0.001 and gates.prediction_clip is True
+    assert (gates.prediction_min, gates.prediction_max) == (0, 500)
+
+
+@pytest.mark.parametrize(
+    ("gate_settings", "message"),
+    [
+        ({"prediction_out_of_range_tolerance": 1.5}, r"gates\.prediction_out_of_range_tolerance.*less than or equal to 1"),
+        ({"prediction_out_of_range_tolerance": -0.1}, r"gates\.prediction_out_of_range_tolerance.*greater than or equal to 0"),
+        ({"prediction_out_of_range_tolerance": float("nan")}, r"gates\.prediction_out_of_range_tolerance.*finite"),
+        ({"prediction_worst_rows": -1}, r"gates\.prediction_worst_rows.*greater than or equal to 0"),
+        ({"prediction_min": 10, "prediction_max": 10}, r"prediction_min \(10\) must be below gates\.prediction_max \(10\)"),
+        ({"prediction_max": float("inf")}, r"gates\.prediction_max.*finite"),
+        ({"prediction_clip": "sometimes"}, r"gates\.prediction_clip.*valid boolean"),
+    ],
+)
+def test_bad_gate_values_are_rejected(tmp_path, gate_settings, message):
+    path = _write(tmp_path, lambda raw: raw["gates"].update(gate_settings))
+    with pytest.raises(UsageError, match=message):
+        config.load(None, path)
