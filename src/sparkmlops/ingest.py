@@ -10,7 +10,7 @@ from typing import Iterator
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from sparkmlops import arrow_fs, lake, parquet_compat
+from sparkmlops import arrow_fs, lake, parquet_compat, parquet_convert
 from sparkmlops.config import UsecaseConfig
 from sparkmlops.errors import DataError, UsageError
 from sparkmlops.window import parse_month
@@ -33,16 +33,16 @@ def month_of(source: str, month: str | None) -> str:
 
 
 def ingest(spark: SparkSession, config: UsecaseConfig, source: str, month: str | None = None,
-           batch_rows: int = parquet_compat.BATCH_ROWS) -> dict:
+           batch_rows: int = parquet_convert.BATCH_ROWS) -> dict:
     """Validate, normalise (column spelling and types) and write one month to the lake.
 
     The source (a Parquet file or a folder of part files, local or ``s3a://``) is checked
     before anything is written, so a bad file leaves the lake month as it was: first its
     footers (required columns, types Spark cannot read, parts that disagree), then, where
-    Spark cannot read it as it is, a converted copy is streamed into ``<lake>/_staging-<id>/``
-    (see :mod:`sparkmlops.parquet_compat`) and read from there. Rows whose timestamp falls
-    outside the month are kept (cleaning counts and removes them at train time) and
-    reported here.
+    Spark cannot read it as it is, a converted copy is streamed into
+    ``<lake>/_staging-<id>/`` and read from there (:mod:`sparkmlops.parquet_compat`,
+    :mod:`sparkmlops.parquet_convert`). Rows whose timestamp falls outside the month are
+    kept (cleaning counts and removes them at train time) and reported here.
 
     Args:
         source: path or URI of the source file or folder.
@@ -89,9 +89,9 @@ def ingest(spark: SparkSession, config: UsecaseConfig, source: str, month: str |
 
 @contextmanager
 def _spark_readable(plan: parquet_compat.SourcePlan | None, uri: str, base_path: str,
-                    batch_rows: int) -> Iterator[parquet_compat.ReadableSource]:
+                    batch_rows: int) -> Iterator[parquet_convert.ReadableSource]:
     if plan is None:
-        yield parquet_compat.ReadableSource(uri, [], ())
+        yield parquet_convert.ReadableSource(uri, [], ())
         return
-    with parquet_compat.readable_copy(plan, lake.normalize_uri(base_path), batch_rows) as readable:
+    with parquet_convert.readable_copy(plan, lake.normalize_uri(base_path), batch_rows) as readable:
         yield readable
