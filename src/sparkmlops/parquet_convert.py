@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from sparkmlops import arrow_fs
 from sparkmlops.errors import DataError
+from sparkmlops.logs import get_logger
 from sparkmlops.parquet_compat import SourceFile, SourcePlan
 
 #: Rows per converted batch (and per row group of a converted file). Memory stays at about
@@ -149,7 +150,6 @@ class ReadableSource:
     uri: str
     converted_columns: list[dict]
     reasons: tuple[str, ...]
-    stats: tuple[FileStats, ...] = ()
 
 
 def staging_uri(base_uri: str) -> str:
@@ -195,7 +195,13 @@ def readable_copy(plan: SourcePlan, base_uri: str, batch_rows: int = BATCH_ROWS)
         for index, source in enumerate(plan.files):
             out_name = f"part-{index:05d}.parquet"
             stats.append(convert_file(plan, source, out_fs, f"{out_dir}/{out_name}", batch_rows))
-        yield ReadableSource(target, converted_columns(plan, stats), plan.reasons, tuple(stats))
+        rows, batches = sum(s.rows for s in stats), sum(s.batches for s in stats)
+        get_logger().info(
+            f"converted {len(stats)} file(s) of {plan.uri} for Spark: {rows} rows in {batches} batch(es) of at most "
+            f"{batch_rows} rows, staged in {target}; because {'; '.join(plan.reasons)}",
+            extra={"fields": {"stage": "ingest_convert", "files": len(stats), "rows": rows, "batches": batches}},
+        )
+        yield ReadableSource(target, converted_columns(plan, stats), plan.reasons)
     finally:
         with suppress(OSError):  # already gone, or the store is down: nothing more to do here
             out_fs.delete_dir(out_dir)

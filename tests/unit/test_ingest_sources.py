@@ -378,6 +378,32 @@ def test_conversion_streams_batch_by_batch(tmp_path):
     assert written.read(columns=[PICKUP])[PICKUP].cast(pa.int64()).to_pylist() == floor_micros(pickup_nanos(500, MONTH))
 
 
+def test_ingest_converts_with_the_batch_size_it_is_given(spark, lake_config, tmp_path, monkeypatch):
+    """ingest(batch_rows=…) reaches the converter: 3 row groups of 40 rows, batches of at most 25."""
+    from sparkmlops import config as config_module
+    from sparkmlops.ingest import ingest as ingest_month
+
+    config_file, lake_root = lake_config
+    source = tmp_path / f"groups_{MONTH}.parquet"
+    pq.write_table(arrow_table(120, MONTH, unit="ns"), source, row_group_size=40)
+    seen = []
+    real = parquet_convert.convert_file
+
+    def spy(*args, **kwargs):
+        stats = real(*args, **kwargs)
+        seen.append(stats)
+        return stats
+
+    monkeypatch.setattr(parquet_convert, "convert_file", spy)
+
+    result = ingest_month(spark, config_module.load(None, str(config_file)), str(source), batch_rows=25)
+
+    assert result["rows"] == 120 and {e["column"] for e in result["converted_columns"]} == {PICKUP, DROPOFF}
+    assert len(seen) == 1 and seen[0].row_groups_in == 3 and seen[0].rows == 120
+    assert seen[0].max_batch_rows <= 25 and seen[0].batches >= 120 // 25 + 1
+    assert not list(lake_root.glob("_staging*"))
+
+
 def test_floor_to_micros_before_1970_and_sub_microsecond_count():
     array = pa.array([-1, -1500, 1500, None, -1000, 2_000], pa.timestamp("ns", "America/New_York"))
     converted, lost = parquet_convert.cast_column(array, pa.timestamp("us", "America/New_York"), "c", "test")
