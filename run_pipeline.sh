@@ -80,13 +80,10 @@ step() {  # step NAME COMMAND...: run with a result marker; stop the pipeline on
   fi
 }
 
-# On a standalone cluster the executors get the package as a wheel on --py-files (the
-# standard way), the S3A jars by class path, and this venv's python.
+# The S3A connector is part of the venv's Spark (scripts/setup.sh). On a standalone cluster
+# the executors get the package as a wheel on --py-files (the standard way, also right for
+# workers on other hosts) and this venv's python.
 SUBMIT_ARGS=(--properties-file spark-defaults.conf --master "$MASTER" --conf "spark.pyspark.python=$VENV/bin/python")
-CLASSPATH_JARS=$("$VENV/bin/python" -c 'from sparkmlops.session import s3a_classpath; print(s3a_classpath())')
-if [ -n "$CLASSPATH_JARS" ]; then
-  SUBMIT_ARGS+=(--conf "spark.driver.extraClassPath=$CLASSPATH_JARS" --conf "spark.executor.extraClassPath=$CLASSPATH_JARS")
-fi
 if [[ "$MASTER" == spark://* ]]; then
   CURRENT_STEP="package"
   WHEEL=$(bash scripts/build_wheel.sh) || exit 1

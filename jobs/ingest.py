@@ -1,9 +1,9 @@
 """spark-submit entry point for `sparkmlops ingest`.
 
-Submit from the repository root (the venv's pyspark provides spark-submit)::
+Submit from the repository root with the venv activated (its Spark carries the S3A
+connector and the project's settings; scripts/setup.sh installs them)::
 
-    spark-submit --properties-file spark-defaults.conf --master local[*] \
-        jobs/ingest.py --usecase taxi_fare --source yellow_tripdata_2023-01.parquet
+    spark-submit [--master spark://127.0.0.1:7077] jobs/ingest.py --usecase taxi_fare --source yellow_tripdata_2023-01.parquet
 
 Arguments are those of `sparkmlops ingest` (see README, CLI reference).
 """

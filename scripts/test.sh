@@ -3,8 +3,7 @@
 # including "no tests collected" (pytest exit 5).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh || exit $?
-bash scripts/install_s3a_jars.sh || exit $?  # the S3 lake tests need the S3A connector
+bash scripts/setup.sh || exit $?  # also installs the S3A connector the S3 lake tests need
 export SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON="$PWD/.venv/bin/python"
 .venv/bin/python -m pytest "$@"
 status=$?

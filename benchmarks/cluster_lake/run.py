@@ -82,12 +82,9 @@ def submit(master: str, config: Path, reports: Path, extra_conf: list[str], clus
     Peak memory covers spark-submit's process tree plus ``cluster_pids`` (master, workers
     and, as their descendants, the executors).
     """
-    from sparkmlops.session import s3a_classpath
-
-    classpath = s3a_classpath()
+    # The S3A connector is part of the venv's Spark (scripts/setup.sh), so no class path flags.
     command = [str(Path(sys.executable).parent / "spark-submit"), "--properties-file", str(REPO / "spark-defaults.conf"),
                "--master", master, "--conf", f"spark.pyspark.python={sys.executable}",
-               "--conf", f"spark.driver.extraClassPath={classpath}", "--conf", f"spark.executor.extraClassPath={classpath}",
                *extra_conf, str(REPO / "jobs/train.py"), "--usecase", "taxi_fare", "--config", str(config),
                "--test-month", MONTHS[-1]]
     started = time.perf_counter()

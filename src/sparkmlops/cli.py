@@ -11,79 +11,179 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
+import traceback
 from pathlib import Path
 from typing import Sequence
 
 from sparkmlops import config as config_module
 from sparkmlops.errors import EXIT_GATE, EXIT_OK, EXIT_OTHER, EXIT_USAGE, GateError, SparkMlopsError, UsageError
-from sparkmlops.logs import configure, get_logger
-from sparkmlops.window import parse_month
+from sparkmlops.logs import attach_log_file, configure, get_logger, log_file
+from sparkmlops.window import parse_month, previous_complete_month
 
 STAGES = ("pre_train", "post_train", "post_predict")
 
 
+DESCRIPTION = """\
+Monthly Spark ML retraining: read a month of data from the lake, train a candidate model,
+score it and the current model on the same test month, promote the candidate when at
+least 2 of 3 metrics improve, predict, and write JSON reports. Every subcommand works on
+one use case (conf/usecases/NAME.yaml)."""
+
+EPILOG = """\
+examples:
+  sparkmlops demo --usecase taxi_fare
+  sparkmlops train --usecase taxi_fare --test-month 2023-06
+  sparkmlops predict --usecase taxi_fare --test-month 2023-06
+  sparkmlops train --help            (options of one subcommand)
+
+exit codes: 0 ok, 2 bad usage or config, 3 data missing or invalid, 4 gate failed,
+1 anything else. Spark's own log lines go to the run's log file next to its report
+(--verbose also shows them here)."""
+
+# subcommand -> (one line for the command list, what it does, one example)
+SUBCOMMANDS = {
+    "generate": (
+        "write synthetic months with the real schema into the lake",
+        "Write synthetic months for the use case into its lake (real column names, types and "
+        "quirks, a known noise floor), one YYYY/MM folder per month plus _manifests/YYYY-MM.json.",
+        "sparkmlops generate --usecase taxi_fare --months 2023-01:2023-06 --rows-per-month 50000",
+    ),
+    "ingest": (
+        "put a real source file into the lake month it belongs to",
+        "Check a source file (e.g. the TLC's yellow_tripdata_2023-01.parquet), normalise column "
+        "spelling and types as the use case's YAML describes, and write it to its lake month. "
+        "Nothing is written when the file is unusable.",
+        "sparkmlops ingest --usecase taxi_fare --source yellow_tripdata_2023-01.parquet",
+    ),
+    "train": (
+        "train, score candidate and current, decide, report",
+        "Train a candidate on the train months, score it and the current model on the test "
+        "month, promote it when the promotion rule and the post-train gate allow, and write "
+        "reports/NAME/MONTH/train_report.json. Rerunning a decided month changes nothing.",
+        "sparkmlops train --usecase taxi_fare --test-month 2023-06 --skip-missing",
+    ),
+    "predict": (
+        "score a month with the current model and write predictions",
+        "Score the test month with the current model and write the predictions to "
+        "<lake root>/predictions/NAME/YYYY/MM/ and reports/NAME/MONTH/predict_report.json.",
+        "sparkmlops predict --usecase taxi_fare --test-month 2023-06",
+    ),
+    "registry": (
+        "show | history | rollback | promote --force",
+        "Inspect or operate the model registry: show the current and candidate models, list "
+        "every decision, roll back to the previous current model, or force a promotion.",
+        "sparkmlops registry history --usecase taxi_fare",
+    ),
+    "report": (
+        "print a train or predict report",
+        "Print a report as JSON: the latest one, or the test month's with --test-month.",
+        "sparkmlops report --usecase taxi_fare --kind predict --test-month 2023-06",
+    ),
+    "gate": (
+        "run a gate's checks on a run's artifact",
+        "Run one gate (a pytest script under tests/gates) on what a step wrote: pre_train on a "
+        "`train --dry-run --checks-out FILE` result, post_train and post_predict on the month's reports.",
+        "sparkmlops gate --usecase taxi_fare --stage post_train --test-month 2023-06",
+    ),
+    "cluster": (
+        "start | stop | status of a local Spark standalone cluster",
+        "Start, stop or inspect a Spark standalone cluster (one master and N workers on "
+        "127.0.0.1) whose pid files and logs live in --run-dir. No --usecase needed.",
+        "sparkmlops cluster start --workers 2 --memory 2g",
+    ),
+    "demo": (
+        "generate a small lake and run three months (the quick start)",
+        "Generate six months of synthetic data for the use case and train three consecutive "
+        "test months, then print one line per month.",
+        "sparkmlops demo --usecase taxi_fare --rows-per-month 30000",
+    ),
+}
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the descriptions' line breaks and gives options room to breathe."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=34, width=100)
+
+
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--usecase", help="use case name (conf/usecases/NAME.yaml)")
-    common.add_argument("--config", help="a use case YAML file instead of conf/usecases/NAME.yaml")
-    common.add_argument("--test-month", help="YYYY-MM (default: the previous complete month)")
-    common.add_argument("--train-months", help="comma-separated YYYY-MM list (default: the N months before the test month)")
-    common.add_argument("--model-registry-path", help="registry root (default: paths.registry in the YAML)")
-    common.add_argument("--data-base-path", help="lake root of the use case: folder, file:// or s3a:// (default: data.base_path)")
-    common.add_argument("--reports-dir", help="reports root (default: paths.reports in the YAML)")
-    common.add_argument("--dry-run", action="store_true", help="check window, schema and cleaning; train and write nothing")
-    common.add_argument("--skip-missing", action="store_true", help="train on the available months of the window (at least 2)")
-    common.add_argument("--master", help="Spark master URL (default: spark-submit's or local[*])")
-    common.add_argument("--log-format", choices=("text", "json"), default="text", help="json: JSON lines with the run id")
-    common.add_argument("--result-file", help="write the outcome (status, exit code, error) here as JSON when the command ends; "
-                        "run_pipeline.sh checks it so a failed cluster run is never read as success")
+    group = common.add_argument_group("options every subcommand takes")
+    group.add_argument("--usecase", metavar="NAME", help="use case: conf/usecases/NAME.yaml (e.g. taxi_fare)")
+    group.add_argument("--config", metavar="FILE", help="a use case YAML to use instead of conf/usecases/NAME.yaml")
+    group.add_argument("--test-month", metavar="YYYY-MM", help="the month to score (default: the previous complete month)")
+    group.add_argument("--train-months", metavar="A,B,C",
+                       help="comma-separated train months (default: the window.train_months months before the test month)")
+    group.add_argument("--model-registry-path", metavar="PATH", help="registry root (default: paths.registry in the YAML)")
+    group.add_argument("--data-base-path", metavar="PATH",
+                       help="lake root of the use case: folder, file:// or s3a:// (default: data.base_path in the YAML)")
+    group.add_argument("--reports-dir", metavar="PATH", help="reports root (default: paths.reports in the YAML)")
+    group.add_argument("--dry-run", action="store_true", help="check window, schema and cleaning; train and write nothing")
+    group.add_argument("--skip-missing", action="store_true",
+                       help="train on the available months of the window (at least 2) instead of stopping")
+    group.add_argument("--master", metavar="URL", help="Spark master, e.g. spark://127.0.0.1:7077 (default: spark-submit's, else local[*])")
+    group.add_argument("--log-format", choices=("text", "json"), default="text",
+                       help="json: JSON lines, each with the run id (default: text)")
+    group.add_argument("--verbose", action="store_true",
+                       help="also show Spark's own log lines and tracebacks here (they always go to the run's log file)")
+    group.add_argument("--result-file", metavar="FILE",
+                       help="write the outcome (status, exit code, error, run id) here as JSON when the command ends")
     return common
+
+
+def _subcommand(sub, name: str, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    summary, description, example = SUBCOMMANDS[name]
+    return sub.add_parser(name, parents=[common], help=summary, description=textwrap.fill(description, 92),
+                          epilog=f"example:\n  {example}", formatter_class=_HelpFormatter)
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
-    parser = argparse.ArgumentParser(prog="sparkmlops", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="sparkmlops", description=DESCRIPTION, epilog=EPILOG, formatter_class=_HelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND", title="subcommands")
 
-    gen = sub.add_parser("generate", parents=[common], help="write a synthetic lake with the real schema")
-    gen.add_argument("--months", required=True, help="YYYY-MM:YYYY-MM (inclusive) or one YYYY-MM")
-    gen.add_argument("--rows-per-month", type=int, default=50_000)
-    gen.add_argument("--seed", type=int, default=7)
+    gen = _subcommand(sub, "generate", common)
+    gen.add_argument("--months", required=True, metavar="A:B", help="YYYY-MM:YYYY-MM (both included) or one YYYY-MM")
+    gen.add_argument("--rows-per-month", type=int, default=50_000, metavar="N", help="rows per month (default: 50000)")
+    gen.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
 
-    ing = sub.add_parser("ingest", parents=[common], help="put a real source file into the lake layout")
-    ing.add_argument("--source", required=True, help="e.g. yellow_tripdata_2023-01.parquet")
-    ing.add_argument("--month", help="YYYY-MM the file holds (default: from its name)")
+    ing = _subcommand(sub, "ingest", common)
+    ing.add_argument("--source", required=True, metavar="FILE", help="a Parquet file (or folder), local or s3a://")
+    ing.add_argument("--month", metavar="YYYY-MM", help="the month the file holds (default: read from its name)")
 
-    train = sub.add_parser("train", parents=[common], help="train, score candidate and current, decide, report")
+    train = _subcommand(sub, "train", common)
     train.add_argument("--force", action="store_true", help="promote the candidate whatever the metrics and gates say")
-    train.add_argument("--checks-out", help="with --dry-run: write the input checks as JSON to this file")
+    train.add_argument("--checks-out", metavar="FILE", help="with --dry-run: write the input checks as JSON to this file")
 
-    sub.add_parser("predict", parents=[common], help="score --test-month with the current model")
+    _subcommand(sub, "predict", common)
 
-    reg = sub.add_parser("registry", parents=[common], help="show | history | rollback | promote --force")
-    reg.add_argument("action", choices=("show", "history", "rollback", "promote"))
-    reg.add_argument("--force", action="store_true", help="required by promote")
+    reg = _subcommand(sub, "registry", common)
+    reg.add_argument("action", choices=("show", "history", "rollback", "promote"), help="what to do")
+    reg.add_argument("--force", action="store_true", help="required by promote: it bypasses the rule and the gates")
     reg.add_argument("--reason", default="", help="recorded with rollback / promote")
 
-    rep = sub.add_parser("report", parents=[common], help="print a report (default: the latest)")
-    rep.add_argument("--kind", choices=("train", "predict"), default="train")
+    rep = _subcommand(sub, "report", common)
+    rep.add_argument("--kind", choices=("train", "predict"), default="train", help="which report (default: train)")
 
-    gate = sub.add_parser("gate", parents=[common], help="run a gate's pytest script on a run's artifact")
-    gate.add_argument("--stage", choices=STAGES, required=True)
-    gate.add_argument("--input", help="artifact to check (default: the month's report; pre_train: required)")
+    gate = _subcommand(sub, "gate", common)
+    gate.add_argument("--stage", choices=STAGES, required=True, help="which gate")
+    gate.add_argument("--input", metavar="FILE", help="artifact to check (default: the month's report; required for pre_train)")
 
-    cluster = sub.add_parser("cluster", parents=[common], help="start | stop | status of a local Spark standalone cluster")
-    cluster.add_argument("action", choices=("start", "stop", "status"))
-    cluster.add_argument("--run-dir", default="runs/cluster", help="pid files, logs and work dirs (default: runs/cluster)")
-    cluster.add_argument("--workers", type=int, default=2)
-    cluster.add_argument("--cores", type=int, default=1, help="cores per worker")
-    cluster.add_argument("--memory", default="2g", help="memory per worker, e.g. 2g")
-    cluster.add_argument("--master-port", type=int, default=7077)
-    cluster.add_argument("--webui-port", type=int, default=8080)
+    cluster = _subcommand(sub, "cluster", common)
+    cluster.add_argument("action", choices=("start", "stop", "status"), help="what to do")
+    cluster.add_argument("--run-dir", default="runs/cluster", metavar="DIR", help="pid files, logs and work dirs (default: runs/cluster)")
+    cluster.add_argument("--workers", type=int, default=2, help="number of workers (default: 2)")
+    cluster.add_argument("--cores", type=int, default=1, help="cores per worker (default: 1)")
+    cluster.add_argument("--memory", default="2g", help="memory per worker (default: 2g)")
+    cluster.add_argument("--master-port", type=int, default=7077, metavar="PORT", help="master RPC port (default: 7077)")
+    cluster.add_argument("--webui-port", type=int, default=8080, metavar="PORT",
+                         help="master web UI port; worker i uses PORT+i (default: 8080)")
 
-    demo = sub.add_parser("demo", parents=[common], help="generate a small lake and run three months")
-    demo.add_argument("--rows-per-month", type=int, default=30_000)
-    demo.add_argument("--seed", type=int, default=7)
+    demo = _subcommand(sub, "demo", common)
+    demo.add_argument("--rows-per-month", type=int, default=30_000, metavar="N", help="rows per month (default: 30000)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
     return parser
 
 
@@ -112,10 +212,23 @@ def _context(config: config_module.UsecaseConfig, run_id: str):
     return RunContext(run_id, config.paths.registry, config.paths.reports, code_version())
 
 
-def _session(args: argparse.Namespace, name: str):
+def run_log_path(config: config_module.UsecaseConfig, command: str) -> Path:
+    """The run's log file: next to the month's report for train / predict, else under ``logs/``."""
+    from sparkmlops.reports import month_dir
+
+    if command in ("train", "predict"):
+        month = config.run.test_month or previous_complete_month()
+        name = f"{command}-dry-run" if config.run.dry_run else command
+        return month_dir(config.paths.reports, config.usecase, month) / f"{name}.log"
+    return Path(config.paths.reports) / config.usecase / "logs" / f"{command}.log"
+
+
+def _session(args: argparse.Namespace, config: config_module.UsecaseConfig, run_id: str):
+    """The SparkSession of this command, with Spark's log lines going to the run's log file."""
     from sparkmlops.session import build_session
 
-    return build_session(f"sparkmlops-{name}", master=args.master)
+    log_file = attach_log_file(run_log_path(config, args.command), run_id, args.log_format)
+    return build_session(f"sparkmlops-{args.command}", master=args.master, log_file=log_file, verbose=args.verbose)
 
 
 def _print(document: dict) -> None:
@@ -129,7 +242,7 @@ def cmd_generate(args, config, run_id):
         raise UsageError(f"No generator for use case '{config.usecase}'.", f"Generators exist for: {', '.join(GENERATORS)}.", "Ingest real data instead.")
     if args.rows_per_month < 100:
         raise UsageError(f"--rows-per-month {args.rows_per_month} is too small.", "Cleaning and metrics need at least 100 rows.", "Pass 100 or more.")
-    manifest = GENERATORS[config.usecase](_session(args, "generate"), config, month_range(args.months), args.rows_per_month, args.seed)
+    manifest = GENERATORS[config.usecase](_session(args, config, run_id), config, month_range(args.months), args.rows_per_month, args.seed)
     for month, info in manifest["months"].items():
         print(f"{month}: {info['rows']} rows ({info['clean_rows']} clean), noise floor RMSE {info['noise_floor_rmse']:.3f}")
     return EXIT_OK
@@ -138,14 +251,14 @@ def cmd_generate(args, config, run_id):
 def cmd_ingest(args, config, run_id):
     from sparkmlops.ingest import ingest
 
-    _print(ingest(_session(args, "ingest"), config, args.source, args.month))
+    _print(ingest(_session(args, config, run_id), config, args.source, args.month))
     return EXIT_OK
 
 
 def cmd_train(args, config, run_id):
     from sparkmlops import pipeline
 
-    spark = _session(args, "train")
+    spark = _session(args, config, run_id)
     ctx = _context(config, run_id)
     if config.run.dry_run:
         checks = pipeline.dry_run(spark, config, ctx)
@@ -163,7 +276,7 @@ def cmd_train(args, config, run_id):
 def cmd_predict(args, config, run_id):
     from sparkmlops import pipeline
 
-    report = pipeline.predict(_session(args, "predict"), config, _context(config, run_id))
+    report = pipeline.predict(_session(args, config, run_id), config, _context(config, run_id))
     _print({k: report[k] for k in ("predictions_uri", "model_version", "prediction_stats", "post_predict_failures")})
     return EXIT_OK
 
@@ -253,7 +366,7 @@ def cmd_demo(args, config, run_id):
     from sparkmlops.pipeline import train
     from sparkmlops.window import shift_month
 
-    spark = _session(args, "demo")
+    spark = _session(args, config, run_id)
     last = config.run.test_month or "2023-06"
     first = shift_month(last, -5)
     GENERATORS[config.usecase](spark, config, month_range(f"{first}:{last}"), args.rows_per_month, args.seed)
@@ -311,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # argparse prints its own usage message
         return int(exit_.code or 0) and EXIT_USAGE
     run_id = new_run_id(args.usecase or "run")
-    configure(run_id, args.log_format)
+    configure(run_id, args.log_format, args.verbose)
     error_text = ""
     try:
         config = None if args.command in WITHOUT_USECASE else load_config(args)
@@ -320,15 +433,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         error_text = f"error: {error}"
         print(error_text, file=sys.stderr)
         code = error.exit_code
-    except BaseException as error:  # unexpected (or interrupted): keep the traceback for whoever debugs it
-        get_logger().exception("unexpected failure")
-        error_text = (f"error: unexpected failure ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
-                      "This is a bug or an environment problem; the traceback is in the log above.")
-        print(error_text, file=sys.stderr)
-        code = EXIT_OTHER
+    except BaseException as error:  # unexpected (or interrupted): the traceback goes to the run's log file
+        known = known_failure(error)
+        if known is not None:
+            error_text = f"error: {known}"
+            print(error_text, file=sys.stderr)
+            code = known.exit_code
+        else:
+            get_logger().exception("unexpected failure")
+            if log_file() is None:  # failed before the run had a log file: the traceback must go somewhere
+                traceback.print_exc(file=sys.stderr)
+            where = f"in {log_file()}" if log_file() else "above"
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            error_text = (f"error: unexpected failure ({type(error).__name__}: {first_line}). This is a bug or an "
+                          f"environment problem; the traceback is {where}. Rerun with --verbose to see it here.")
+            print(error_text, file=sys.stderr)
+            code = EXIT_OTHER
     if args.result_file:
         write_result(Path(args.result_file), args.command, run_id, code, error_text)
     return code
+
+
+def known_failure(error: BaseException) -> SparkMlopsError | None:
+    """An expected failure that surfaced as a raw Spark/Java error (e.g. no S3A connector), or None."""
+    from sparkmlops.spark_install import missing_connector_error
+
+    return missing_connector_error(error) if isinstance(error, Exception) else None
 
 
 def write_result(path: Path, command: str, run_id: str, code: int, error_text: str) -> None:

@@ -72,10 +72,18 @@ def spark_class() -> Path:
     return Path(pyspark.__file__).resolve().parent / "bin" / "spark-class"
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int, host: str = HOST) -> bool:
+    """True when a server could listen on ``host:port`` now.
+
+    The probe binds the way servers (Spark's Netty and Jetty among them) bind: with
+    SO_REUSEADDR. Without it, sockets of a just-stopped cluster that sit in TIME_WAIT for
+    about a minute would make a free port look taken.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((HOST, port))
+            sock.bind((host, port))
+            sock.listen(1)
         except OSError:
             return False
     return True
@@ -140,7 +148,7 @@ def start(
             f"Use `sparkmlops cluster status --run-dir {run_dir}`, stop it first, or pass another --run-dir.",
         )
     ports = [master_port, webui_port, *[webui_port + i for i in range(1, workers + 1)]]
-    taken = [port for port in ports if not _port_free(port)]
+    taken = [port for port in ports if not port_free(port)]
     if taken:
         raise UsageError(
             f"Port(s) {', '.join(map(str, taken))} on {HOST} are already in use.",

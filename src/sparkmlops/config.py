@@ -161,6 +161,8 @@ class UsecaseConfig(_Frozen):
     paths: PathsConfig = PathsConfig()
     run: RunOptions = RunOptions()
     source_file: str = Field(default="", exclude=True)
+    # dotted key -> value of every command-line option applied on top of the file
+    overrides: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
     @model_validator(mode="after")
     def _no_leaking_features(self) -> UsecaseConfig:
@@ -189,13 +191,19 @@ def _format_validation_error(source: str, error: ValidationError) -> str:
     return f"Config {source} is invalid: " + "; ".join(problems) + "."
 
 
-def validate(raw: dict[str, Any], source: str) -> UsecaseConfig:
-    """Build a :class:`UsecaseConfig` from a plain dict or raise :class:`UsageError`."""
+def validate(raw: dict[str, Any], source: str, described_as: str | None = None) -> UsecaseConfig:
+    """Build a :class:`UsecaseConfig` from a plain dict or raise :class:`UsageError`.
+
+    Args:
+        raw: the YAML content (plus overrides).
+        source: the YAML file it came from (kept in ``source_file``).
+        described_as: how an error names the input (default: ``source``).
+    """
     try:
         config = UsecaseConfig.model_validate(raw)
     except ValidationError as error:
         raise UsageError(
-            _format_validation_error(source, error),
+            _format_validation_error(described_as or source, error),
             fix="Fix the file (or the command-line option that set the key) and run again.",
         ) from None
     return config.model_copy(update={"source_file": source})
@@ -243,14 +251,18 @@ def load(usecase: str | None, config_file: str | None = None) -> UsecaseConfig:
 
 
 def apply_overrides(config: UsecaseConfig, overrides: dict[str, Any]) -> UsecaseConfig:
-    """Return a re-validated copy with dotted-key overrides (``{"data.base_path": ...}``)."""
+    """Return a re-validated copy with dotted-key overrides (``{"data.base_path": ...}``).
+
+    ``None`` values are skipped; the applied ones are added to ``overrides`` so a report
+    can say which values did not come from the file.
+    """
     raw = config.model_dump()
-    for dotted, value in overrides.items():
-        if value is None:
-            continue
+    applied = {dotted: value for dotted, value in overrides.items() if value is not None}
+    for dotted, value in applied.items():
         node = raw
         *parents, leaf = dotted.split(".")
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = value
-    return validate(raw, config.source_file + " (with command-line options)")
+    updated = validate(raw, config.source_file, f"{config.source_file} (with command-line options)")
+    return updated.model_copy(update={"overrides": {**config.overrides, **applied}})

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import threading
 
+from py4j.java_gateway import is_instance_of
 from pyspark.sql import SparkSession
+
+# Only a scheduler backend with a cluster manager behind it knows executor ids; asking
+# local mode's backend logs "Requesting executors is not supported" on every call.
+_ALLOCATION_CLIENT = "org.apache.spark.ExecutorAllocationClient"
+
+
+def has_cluster_manager(spark: SparkSession) -> bool:
+    """True when the application's executors come from a cluster manager (standalone, YARN, k8s), not local mode."""
+    backend = spark.sparkContext._jsc.sc().schedulerBackend()
+    return bool(is_instance_of(spark.sparkContext._gateway, backend, _ALLOCATION_CLIENT))
 
 
 class ExecutorWatch:
@@ -16,25 +27,28 @@ class ExecutorWatch:
 
     Sampling runs in a thread because an executor can come and go between two stages
     (a worker killed while the input is read). In local mode the driver runs the tasks
-    itself and there are no executors to watch.
+    itself: there are no executors to watch, and the watch does nothing.
     """
 
     def __init__(self, spark: SparkSession, interval: float = 1.0) -> None:
         self._spark = spark
         self._interval = interval
+        self.watching = has_cluster_manager(spark)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="executor-watch", daemon=True)
         self.seen: set[str] = set()
         self.latest: set[str] = set()
 
     def __enter__(self) -> "ExecutorWatch":
-        self.sample()
-        self._thread.start()
+        if self.watching:
+            self.sample()
+            self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -45,6 +59,8 @@ class ExecutorWatch:
 
     def sample(self) -> set[str]:
         """The executors registered now; also remembered in :attr:`seen`."""
+        if not self.watching:
+            return set()
         ids = self._spark.sparkContext._jsc.sc().getExecutorIds().mkString(",")
         alive = {executor for executor in str(ids).split(",") if executor}
         self.latest = alive
@@ -52,6 +68,7 @@ class ExecutorWatch:
         return alive
 
     def summary(self) -> dict:
-        """``seen`` / ``at_end`` / ``lost`` executor ids, sorted, after a final sample."""
+        """``watched`` and the ``seen`` / ``at_end`` / ``lost`` executor ids, sorted, after a final sample."""
         self.sample()
-        return {"seen": sorted(self.seen), "at_end": sorted(self.latest), "lost": sorted(self.seen - self.latest)}
+        return {"watched": self.watching, "seen": sorted(self.seen), "at_end": sorted(self.latest),
+                "lost": sorted(self.seen - self.latest)}

@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from sparkmlops.errors import DataError
+from sparkmlops.spark_install import missing_connector_error
 
 MONTH_COLUMN = "_lake_month"  # 'YYYY-MM' of the folder a row was read from
 SUCCESS_MARKER = "_SUCCESS"  # written by Spark's committer when a month's write completed
@@ -35,9 +36,6 @@ _STORE_FAILURES = (
       "ConnectTimeoutException", "SocketTimeoutException"),
      "the S3 endpoint did not answer (connection refused or timed out after bounded retries)",
      "Check that the S3/MinIO server is running and that MINIO_ENDPOINT points at it."),
-    (("ClassNotFoundException: org.apache.hadoop.fs.s3a", "No FileSystem for scheme \"s3a\""),
-     "the S3A connector jars are not on Spark's classpath",
-     "Run `bash scripts/install_s3a_jars.sh` (or set SPARKMLOPS_JARS_DIR to a folder holding hadoop-aws and the AWS SDK bundle)."),
 )
 
 
@@ -73,9 +71,16 @@ class FileInfo:
 def _redact(text: str) -> str:
     for var in ("MINIO_SECRET_KEY", "MINIO_ACCESS_KEY"):
         value = os.environ.get(var)
-        if value:
+        if value and len(value) >= 4:  # a 1-letter test key would mangle every word
             text = text.replace(value, f"<{var}>")
     return text
+
+
+def _store_answer(text: str, needles: tuple[str, ...]) -> str:
+    """The line of a (py4j-wrapped) Java error that says what the store answered."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    matching = [line for line in lines if any(needle in line for needle in needles)]
+    return _redact((matching or lines or [""])[0])[:240]
 
 
 def storage_error(spark: SparkSession, uri: str, error: Exception) -> DataError | None:
@@ -83,6 +88,9 @@ def storage_error(spark: SparkSession, uri: str, error: Exception) -> DataError 
 
     The message names the endpoint and the bucket; it never contains the keys.
     """
+    missing_connector = missing_connector_error(error, uri)
+    if missing_connector is not None:
+        return missing_connector
     text = str(error)
     for needles, what, todo in _STORE_FAILURES:
         if any(needle in text for needle in needles):
@@ -94,7 +102,7 @@ def storage_error(spark: SparkSession, uri: str, error: Exception) -> DataError 
             return DataError(
                 f"Cannot access {uri}: {what} ({where}).",
                 f"The lake and the registry are read and written through S3A; the store answered: "
-                f"{_redact(text.strip().splitlines()[0])[:240]}",
+                f"{_store_answer(text, needles)}",
                 todo,
             )
     return None

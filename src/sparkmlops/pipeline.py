@@ -231,6 +231,7 @@ def _train_locked(
         "run_id": ctx.run_id,
         "code_version": ctx.code_version,
         "config_file": config.source_file,
+        "config_overrides": config.overrides,
         "spark": {"master": spark.sparkContext.master, "app_id": spark.sparkContext.applicationId, "executors": executors},
         "window": window.as_dict(),
         "rows": inputs.rows,

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from sparkmlops.spark_logs import route_spark_logs
+
 DEFAULTS_FILE_ENV = "SPARKMLOPS_SPARK_DEFAULTS"
 
 
@@ -34,29 +36,7 @@ def defaults_path() -> Path:
     return Path(os.environ.get(DEFAULTS_FILE_ENV, "spark-defaults.conf"))
 
 
-JARS_DIR_ENV = "SPARKMLOPS_JARS_DIR"
 CHECKPOINT_DIR_ENV = "SPARKMLOPS_CHECKPOINT_DIR"
-S3A_JAR_PREFIXES = ("hadoop-aws-", "aws-java-sdk-bundle-", "bundle-")
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def jars_dir() -> Path:
-    """Folder holding the S3A connector jars: $SPARKMLOPS_JARS_DIR, else the checkout's .jars/."""
-    return Path(os.environ.get(JARS_DIR_ENV, _REPO_ROOT / ".jars"))
-
-
-def s3a_classpath() -> str:
-    """``a.jar:b.jar`` of the S3A jars (hadoop-aws + AWS SDK bundle), or '' when not installed.
-
-    The jars go on ``spark.{driver,executor}.extraClassPath`` instead of ``--jars``:
-    executors on the same hosts read them in place rather than copying the 190 MB SDK
-    bundle into every application's work dir.
-    """
-    folder = jars_dir()
-    if not folder.is_dir():
-        return ""
-    jars = sorted(str(jar) for jar in folder.glob("*.jar") if jar.name.startswith(S3A_JAR_PREFIXES))
-    return ":".join(jars) if any("hadoop-aws-" in jar for jar in jars) else ""
 
 
 def s3_endpoint_settings() -> dict[str, str]:
@@ -90,14 +70,26 @@ def apply_s3_settings(spark: SparkSession) -> None:
         hadoop_conf.set(key, value)
 
 
-def build_session(app_name: str, master: str | None = None, extra: dict[str, str] | None = None) -> SparkSession:
+def build_session(
+    app_name: str,
+    master: str | None = None,
+    extra: dict[str, str] | None = None,
+    log_file: Path | None = None,
+    verbose: bool = False,
+) -> SparkSession:
     """Build (or reuse) the SparkSession for this process.
+
+    The S3A connector and the installation-wide settings come with the Spark that
+    ``scripts/setup.sh`` installed (:mod:`sparkmlops.spark_install`), so nothing here
+    adds jars: a session built here and a bare ``spark-submit`` see the same classpath.
 
     Args:
         app_name: shown in the Spark UI and master.
         master: e.g. ``local[2]`` or ``spark://host:7077``; None keeps what spark-submit
             or spark-defaults set, else ``local[*]``.
         extra: settings that win over spark-defaults.conf (tests use this).
+        log_file: where the driver's Spark log lines go (the run's log next to its report).
+        verbose: also show Spark's log lines on the console.
     """
     # Python workers must run this interpreter (the project's venv), not the system one.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -107,10 +99,6 @@ def build_session(app_name: str, master: str | None = None, extra: dict[str, str
     # Under spark-submit the JVM already runs with --properties-file and --master.
     under_submit = "PYSPARK_GATEWAY_PORT" in os.environ
     settings = {} if under_submit else read_spark_defaults(defaults_path())
-    classpath = s3a_classpath()
-    if classpath and not under_submit:
-        settings.setdefault("spark.driver.extraClassPath", classpath)
-        settings.setdefault("spark.executor.extraClassPath", classpath)
     settings.update(extra or {})
     builder = SparkSession.builder.appName(app_name)
     if master:
@@ -120,6 +108,8 @@ def build_session(app_name: str, master: str | None = None, extra: dict[str, str
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    if log_file is not None:
+        route_spark_logs(spark, log_file, verbose)
     apply_s3_settings(spark)
     if not spark.sparkContext.getCheckpointDir():
         # GBT checkpoints its lineage every checkpointInterval trees (SPARK-19063). On a

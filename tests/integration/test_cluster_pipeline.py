@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -22,7 +23,7 @@ import yaml
 from sparkmlops import cli, cluster
 from sparkmlops.errors import UsageError
 from tests.support.configs import small_taxi_config
-from tests.support.s3server import free_port
+from tests.support.s3server import exported, free_port, start_s3_server
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -118,6 +119,46 @@ def test_a_failed_cluster_job_fails_the_wrapper(lake, standalone, tmp_path):
     assert (registry_file.read_text() if registry_file.exists() else None) == before
 
 
+def user_env(**extra: str) -> dict[str, str]:
+    """A shell with the venv activated and nothing else of ours: no PYSPARK_*, SPARKMLOPS_* or SPARK_HOME."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PYSPARK_", "SPARKMLOPS_")) and key != "SPARK_HOME"}
+    venv_bin = Path(sys.executable).parent
+    return {**env, "PATH": f"{venv_bin}:{env['PATH']}", "VIRTUAL_ENV": str(venv_bin.parent),
+            "SPARK_LOCAL_IP": "127.0.0.1", **extra}
+
+
+def test_bare_spark_submit_trains_a_month_from_the_s3_lake(standalone, tmp_path, spark):
+    """The source project's own command on the 2-worker cluster: no --jars, no --py-files, no
+    properties file. The connector and settings come with the venv's Spark."""
+    run_dir, status = standalone
+    server = start_s3_server(tmp_path / "s3-logs")
+    try:
+        lake_uri = f"s3a://{server.create_bucket('bare-submit')}/prefix"
+        config_file, raw = small_taxi_config(tmp_path, str(tmp_path / "unused-local-lake"))
+        with exported(server.env()):
+            assert cli.main(["generate", "--usecase", "taxi_fare", "--config", str(config_file), "--data-base-path",
+                             lake_uri, "--months", "2023-01:2023-04", "--rows-per-month", "2000", "--seed", "9"]) == 0
+        result = subprocess.run(
+            ["spark-submit", "--master", status.master_url, str(REPO / "jobs/train.py"), "--usecase", "taxi_fare",
+             "--config", str(config_file), "--test-month", "2023-04", "--data-base-path", lake_uri],
+            cwd=tmp_path, env=user_env(**server.env()), capture_output=True, text=True, timeout=900)
+    finally:
+        server.stop()
+    console = result.stdout + result.stderr
+    assert result.returncode == 0, console[-4000:]
+    assert "Traceback" not in console and not re.search(r"^\S+ \S+ (WARN|ERROR) ", console, re.M), console[-3000:]
+    report = json.loads((tmp_path / "reports/taxi_fare/2023-04/train_report.json").read_text())
+    assert report["spark"]["master"] == status.master_url
+    assert len(report["spark"]["executors"]["seen"]) == 2, report["spark"]
+    assert app_workers(status.webui_url, report["spark"]["app_id"]) == {w.id for w in cluster.status(run_dir).alive_workers}
+    read = [entry["path"] for entry in report["data_fingerprint"]["files"]]
+    assert read and all(path.startswith(f"{lake_uri}/2023/") for path in read)
+    assert report["config_overrides"]["data.base_path"] == lake_uri
+    assert report["decision"]["outcome"] == "first_model" and report["rows_trained_on"] > 0
+    assert json.loads((tmp_path / "registry/taxi_fare/model_registry.json").read_text())["current"]["version"] == "v0001"
+
+
 def test_killing_a_worker_mid_job_still_completes_and_is_reported(lake, standalone, tmp_path):
     root, _, raw = lake
     run_dir, status = standalone
@@ -185,3 +226,15 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_start_right_after_stop_in_a_loop(tmp_path):
+    """Sockets of a just-stopped cluster may sit in TIME_WAIT; the next start must not refuse."""
+    run_dir, master_port, webui_port = tmp_path / "loop", free_port(), free_port()
+    for _ in range(3):
+        started = cluster.start(run_dir, workers=2, cores=1, memory="512m", master_port=master_port, webui_port=webui_port)
+        try:
+            assert len(started.alive_workers) == 2 and started.master_url.endswith(f":{master_port}")
+        finally:
+            stopped = cluster.stop(run_dir)
+        assert len(stopped) == 3

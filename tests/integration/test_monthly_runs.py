@@ -4,6 +4,7 @@ bad input. Runs in-process on the shared local[2] session (the CLI reuses it).""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -266,6 +267,9 @@ def test_run_pipeline_sh_runs_every_step_through_spark_submit(four_months):
     assert ok.returncode == 0, ok.stderr[-3000:]
     for step in ("pre-train gate", "train", "post-train gate", "predict", "post-predict gate"):
         assert f"== {step}" in ok.stderr
+    console = ok.stdout + ok.stderr  # Spark's own lines went to the runs' log files
+    assert not re.search(r"^\S+ \S+ (WARN|ERROR) |Requesting executors|^\s+at [\w$.]+\(", console, re.M), console[-3000:]
+    assert (root / "reports/taxi_fare/2023-07/train.log").is_file() and (root / "reports/taxi_fare/2023-07/predict.log").is_file()
     run_dir = REPO / "runs" / "taxi_fare"
     outcome = json.loads((run_dir / "2023-07" / "result.json").read_text())
     assert outcome["status"] == "success" and outcome["exit_code"] == 0 and outcome["failed_step"] is None

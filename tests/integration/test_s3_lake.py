@@ -1,4 +1,4 @@
-"""The lake on a real S3 server (moto on 127.0.0.1, S3A jars from scripts/install_s3a_jars.sh).
+"""The lake on a real S3 server (moto on 127.0.0.1; the S3A connector that scripts/setup.sh installs).
 
 generate and ingest write to ``s3a://``; train and predict read from it; the known store
 failures (server down, wrong keys, missing bucket, empty prefix, half-written month)
@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from sparkmlops import cli, lake
-from sparkmlops.session import s3a_classpath
+from sparkmlops.spark_install import has_connector
 from tests.support.configs import small_taxi_config
 from tests.support.s3server import exported, free_port, start_s3_server
 
@@ -30,8 +30,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory, spark):
     """One S3 server for the module, MINIO_* pointing at it; stopped by pid at the end."""
-    if not s3a_classpath():
-        pytest.fail("The S3A jars are not installed: run `bash scripts/install_s3a_jars.sh` (scripts/test.sh does).")
+    if not has_connector():
+        pytest.fail("The venv's Spark has no S3A connector: run `bash scripts/setup.sh` (scripts/test.sh does).")
     server = start_s3_server(tmp_path_factory.mktemp("s3-logs"))
     server.create_bucket(LAKE_BUCKET)
     server.create_bucket(REGISTRY_BUCKET)
@@ -243,3 +243,23 @@ def test_ingest_converts_a_pandas_file_read_from_s3(s3_run, s3, spark, tmp_path,
     assert [r[0] for r in written.select(F.unix_micros("tpep_pickup_datetime")).collect()] == \
         floor_micros(pickup_nanos(30, "2023-06"))
     assert os.environ["MINIO_SECRET_KEY"] not in out + err
+
+
+def test_plain_pyspark_reads_the_s3_lake_with_no_flags(s3_run, s3, tmp_path):
+    """What the `pyspark` shell does: no sparkmlops code, no --jars, no properties file; only MINIO_*."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "shell.py"
+    script.write_text(
+        "from pyspark.sql import SparkSession\n"
+        "spark = SparkSession.builder.master('local[1]').getOrCreate()\n"
+        f"print('ROWS', spark.read.parquet('s3a://{LAKE_BUCKET}/yellow/2023/02').count())\n"
+    )
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PYSPARK_", "SPARKMLOPS_")) and key != "SPARK_HOME"}
+    env.update({**s3.env(), "SPARK_LOCAL_IP": "127.0.0.1"})
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads(s3.client().get_object(Bucket=LAKE_BUCKET, Key="yellow/_manifests/2023-02.json")["Body"].read())
+    assert f"ROWS {manifest['rows']}" in result.stdout

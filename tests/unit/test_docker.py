@@ -14,7 +14,7 @@ import pyspark
 import pytest
 import yaml
 
-from sparkmlops import session
+from sparkmlops import session, spark_install
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((REPO / "docker/docker-compose.yml").read_text())
@@ -82,16 +82,28 @@ def test_session_reads_the_variables_compose_sets(monkeypatch):
     assert settings["fs.s3a.access.key"] == runner["MINIO_ACCESS_KEY"]
     assert settings["fs.s3a.connection.ssl.enabled"] == "false"
     assert re.search(rf"{session.CHECKPOINT_DIR_ENV}", yaml.safe_dump(SERVICES["runner"]))
-    jars_dir = re.search(rf"\b{session.JARS_DIR_ENV}=(\S+)", DOCKERFILE).group(1)
-    assert f'cd "${session.JARS_DIR_ENV}"' in DOCKERFILE and jars_dir.startswith("/")
+    jars_dir = re.search(rf"\b{spark_install.CACHE_DIR_ENV}=(\S+)", DOCKERFILE).group(1)
+    assert f'cd "${spark_install.CACHE_DIR_ENV}"' in DOCKERFILE and jars_dir.startswith("/")
 
 
-def test_the_images_jar_names_are_found_by_the_session_factory(tmp_path, monkeypatch):
+def test_the_image_installs_its_jars_into_its_own_spark(tmp_path):
+    """The Dockerfile's downloaded jar names are what spark_install takes and Spark then carries."""
+    command = re.search(r"python -m sparkmlops\.spark_install (.+?)(?:&&|$)", DOCKERFILE.replace("\\\n", " "), re.S).group(1)
+    args = shlex.split(command.replace(f"${spark_install.CACHE_DIR_ENV}", str(tmp_path / "downloads")))
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
     names = [f"hadoop-aws-{dockerfile_arg('HADOOP_VERSION')}.jar", f"bundle-{dockerfile_arg('AWS_SDK_V2_VERSION')}.jar"]
     for name in names:
-        (tmp_path / name).write_bytes(b"")
-    monkeypatch.setenv(session.JARS_DIR_ENV, str(tmp_path))
-    assert session.s3a_classpath().split(":") == sorted(str(tmp_path / name) for name in names)
+        (downloads / name).write_bytes(b"jar")
+    home = tmp_path / "spark"
+    (home / "jars").mkdir(parents=True)
+    jars_from = Path(args[args.index("--jars-from") + 1])
+    jars = sorted(path for path in jars_from.glob("*.jar"))
+    changed = spark_install.install(home, jars, REPO / args[args.index("--defaults") + 1],
+                                    REPO / args[args.index("--log4j") + 1], args[args.index("--python") + 1])
+    assert sorted(jar.name for jar in spark_install.connector_jars(home)) == sorted(names)
+    assert "conf/spark-defaults.conf" in changed and "conf/log4j2.properties" in changed
+    assert "spark.pyspark.python                             /usr/local/bin/python" in (home / "conf/spark-defaults.conf").read_text()
 
 
 def test_hadoop_aws_matches_the_hadoop_client_inside_pyspark():
