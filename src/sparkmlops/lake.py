@@ -214,11 +214,29 @@ def read_text(spark: SparkSession, uri: str) -> str:
         stream.close()
 
 
+# Spark's error classes for a valid Parquet file holding a type it cannot read (e.g. the
+# nanosecond timestamps pandas writes by default); `ingest` converts those, a copy does not.
+_UNREADABLE_TYPE_ERRORS = ("PARQUET_TYPE_ILLEGAL", "PARQUET_TYPE_NOT_SUPPORTED", "PARQUET_TYPE_NOT_RECOGNIZED",
+                           "UNSUPPORTED_TIME_TYPE", "DECIMAL_PRECISION_EXCEEDS_MAX_PRECISION")
+
+
 def _file_schema_names(spark: SparkSession, file_uri: str) -> list[str]:
     try:
         return spark.read.parquet(file_uri).schema.names
     except Exception as error:  # Spark raises several JVM error types for a bad footer
         first_line = str(error).strip().splitlines()[0][:300]
+        known = storage_error(spark, file_uri, error)
+        if known is not None:
+            raise known from None
+        if any(code in first_line for code in _UNREADABLE_TYPE_ERRORS):
+            raise DataError(
+                f"Lake file {file_uri} has a column type Spark cannot read ({first_line}).",
+                "It was not written by `sparkmlops ingest` or `generate` (copied into the lake by hand?): files "
+                "from pandas, polars or DuckDB often hold nanosecond timestamps, TIME, FLOAT16 or UUID columns, "
+                "which Spark 4.1 rejects.",
+                "Remove the file and ingest its source instead: `sparkmlops ingest --source FILE --month YYYY-MM` "
+                "converts those columns while it writes the month.",
+            ) from None
         raise DataError(
             f"Lake file {file_uri} is not readable Parquet.",
             f"Spark could not read its footer ({first_line}).",

@@ -215,6 +215,36 @@ def test_ingest_writes_a_real_file_into_the_s3_lake(s3_run, s3, spark, tmp_path,
     assert "yellow/2023/05/_SUCCESS" in stored and result["rows"] == spark.read.parquet(str(source)).count()
 
 
+def test_ingest_converts_a_pandas_file_read_from_s3(s3_run, s3, spark, tmp_path, capsys):
+    """A pandas export (ns timestamps, which Spark cannot read) in the bucket: pyarrow reads it
+    from S3, stages a converted copy under the s3a:// lake, Spark writes the month, the copy goes."""
+    from pyspark.sql import functions as F
+
+    from tests.support.taxi_files import floor_micros, pandas_frame, parse_result, pickup_nanos
+
+    root, config_file, _ = s3_run
+    local = tmp_path / "yellow_tripdata_2023-06.parquet"
+    pandas_frame(30, "2023-06").to_parquet(local)
+    key = "sources/yellow_tripdata_2023-06.parquet"
+    s3.client().upload_file(str(local), LAKE_BUCKET, key)
+    etag = s3.client().head_object(Bucket=LAKE_BUCKET, Key=key)["ETag"]
+
+    assert run(config_file, "ingest", "--source", f"s3a://{LAKE_BUCKET}/{key}") == 0
+    out, err = capsys.readouterr()
+    result = parse_result(out)
+
+    assert result["rows"] == 30 and result["lake_uri"] == f"s3a://{LAKE_BUCKET}/yellow/2023/06"
+    assert {entry["column"] for entry in result["converted_columns"]} == {"tpep_pickup_datetime", "tpep_dropoff_datetime"}
+    stored = keys_under(s3, LAKE_BUCKET, "yellow/")
+    assert "yellow/2023/06/_SUCCESS" in stored
+    assert not [k for k in stored if k.startswith("yellow/_staging")], "the converted copy must be removed"
+    assert s3.client().head_object(Bucket=LAKE_BUCKET, Key=key)["ETag"] == etag  # the source is only read
+    written = spark.read.parquet(result["lake_uri"]).orderBy("trip_distance")
+    assert [r[0] for r in written.select(F.unix_micros("tpep_pickup_datetime")).collect()] == \
+        floor_micros(pickup_nanos(30, "2023-06"))
+    assert os.environ["MINIO_SECRET_KEY"] not in out + err
+
+
 def test_plain_pyspark_reads_the_s3_lake_with_no_flags(s3_run, s3, tmp_path):
     """What the `pyspark` shell does: no sparkmlops code, no --jars, no properties file; only MINIO_*."""
     import subprocess
