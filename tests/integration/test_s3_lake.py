@@ -157,7 +157,8 @@ def test_prefix_without_months_is_a_data_error(s3_run, s3, tmp_path, capsys):
     assert run(config_file, "train", "--test-month", "2023-04") == 3
     err = capsys.readouterr().err
     assert "Test month 2023-04 is not in the lake" in err and "Available months: none" in err
-    assert not (tmp_path / "registry").exists() and not (tmp_path / "reports").exists()
+    assert not (tmp_path / "registry").exists() and not list((tmp_path / "reports").rglob("*.json"))
+    assert "not in the lake" in (tmp_path / "reports/taxi_fare/2023-04/train.log").read_text()  # the failed run's log
 
 
 def test_missing_bucket_is_named(s3_run, tmp_path, capsys):
