@@ -18,7 +18,7 @@ from typing import Sequence
 
 from sparkmlops import config as config_module
 from sparkmlops.errors import EXIT_GATE, EXIT_OK, EXIT_OTHER, EXIT_USAGE, GateError, SparkMlopsError, UsageError
-from sparkmlops.logs import attach_log_file, configure, get_logger, log_file
+from sparkmlops.logs import attach_log_file, configure, get_logger, log_file, write_to_log_file
 from sparkmlops.window import parse_month, previous_complete_month
 
 STAGES = ("pre_train", "post_train", "post_predict")
@@ -432,12 +432,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SparkMlopsError as error:
         error_text = f"error: {error}"
         print(error_text, file=sys.stderr)
+        write_to_log_file(error_text)  # so the run's log file says why it stopped
         code = error.exit_code
     except BaseException as error:  # unexpected (or interrupted): the traceback goes to the run's log file
         known = known_failure(error)
         if known is not None:
             error_text = f"error: {known}"
             print(error_text, file=sys.stderr)
+            write_to_log_file(error_text)
             code = known.exit_code
         else:
             get_logger().exception("unexpected failure")

@@ -91,6 +91,15 @@ def attach_log_file(path: Path, run_id: str, log_format: str = "text") -> Path:
     return path
 
 
+def write_to_log_file(message: str, level: int = logging.ERROR) -> None:
+    """Put a line into the run's log file only (the console already shows it, e.g. the error paragraph)."""
+    logger = get_logger()
+    record = logger.makeRecord(logger.name, level, __file__, 0, message, None, None)
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+
+
 def log_file() -> Path | None:
     """The current run's log file, if one is attached."""
     for handler in get_logger().handlers:

@@ -87,3 +87,10 @@ def test_a_new_run_starts_a_new_log_file(tmp_path):
     logs.get_logger().info("second run")
     logging.shutdown()
     assert "first run" not in first.read_text() and "[run-b] second run" in first.read_text()
+
+
+def test_an_expected_error_is_also_written_to_the_run_log(tmp_path):
+    logs.configure("run-c")
+    path = logs.attach_log_file(tmp_path / "train.log", "run-c")
+    logs.write_to_log_file("error: Test month 2023-12 is not in the lake.")
+    assert "[run-c] error: Test month 2023-12 is not in the lake." in path.read_text()
