@@ -232,7 +232,7 @@ def _session(args: argparse.Namespace, config: config_module.UsecaseConfig, run_
 
 
 def _print(document: dict) -> None:
-    print(json.dumps(document, indent=2, default=str))
+    print(json.dumps(document, indent=2, default=str, ensure_ascii=False))
 
 
 def cmd_generate(args, config, run_id):
