@@ -129,7 +129,7 @@ def worst_out_of_range(predictions: DataFrame, gates: GatesConfig, input_columns
         .select(*input_columns, RAW_COLUMN, PREDICTION_COLUMN, CLIPPED_COLUMN, distance.alias(DISTANCE_COLUMN))
         .orderBy(F.desc(DISTANCE_COLUMN), F.asc(RAW_COLUMN))
         .limit(limit)
-        .collect()
+        .collect()  # at most `limit` rows (a top-N): bounded
     )
     return [_worst_row(row.asDict(), input_columns, gates) for row in rows]
 

@@ -73,13 +73,12 @@ def _route_python_loggers(log_file: Path, verbose: bool) -> None:
     for name in (*PYSPARK_LOGGERS, "py.warnings"):
         logger = PySparkLogger.getLogger(name) if name in PYSPARK_LOGGERS else logging.getLogger(name)
         logger.propagate = False
-        for old in list(logger.handlers):
-            if old is _python_handler or (not verbose and isinstance(old, logging.StreamHandler)
-                                          and not isinstance(old, logging.FileHandler)):
+        for old in list(logger.handlers):  # the previous run's file, and any console handler
+            if old is _python_handler or type(old) is logging.StreamHandler:
                 logger.removeHandler(old)
-        if verbose and not any(type(h) is logging.StreamHandler for h in logger.handlers):
+        if verbose:
             logging.Logger.addHandler(logger, logging.StreamHandler())
-        logging.Logger.addHandler(logger, handler)  # plain addHandler: keep this handler's text format
+        logging.Logger.addHandler(logger, handler)  # plain addHandler: PySparkLogger's would force JSON
     if _python_handler is not None:
         _python_handler.close()
     _python_handler = handler
