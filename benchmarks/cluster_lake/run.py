@@ -110,7 +110,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from sparkmlops import cluster, config as config_module
-    from sparkmlops.datagen import GENERATORS
+    from sparkmlops.datagen import taxi
     from sparkmlops.session import build_session
     from tests.support.configs import small_taxi_config
     from tests.support.s3server import free_port, start_s3_server
@@ -129,7 +129,7 @@ def main() -> None:
         for base in (folder_lake, s3_lake):
             config = config_module.apply_overrides(shipped, {"data.base_path": base})
             started = time.perf_counter()
-            GENERATORS["taxi_fare"](spark, config, MONTHS, args.rows_per_month, 7)
+            taxi.generate(spark, config, MONTHS, args.rows_per_month, 7)
             results[f"generate_seconds_{'s3' if base.startswith('s3a') else 'folder'}"] = round(time.perf_counter() - started, 1)
         spark.stop()
 

@@ -36,10 +36,12 @@ def main() -> None:
 
     from sparkmlops import config as config_module
     from sparkmlops import lake, quality
-    from sparkmlops.datagen import GENERATORS
+    from sparkmlops.datagen import taxi
     from sparkmlops.evaluation import evaluate
     from sparkmlops.logs import configure
-    from sparkmlops.models import build_pipeline
+    from pyspark.sql import functions as F
+
+    from sparkmlops.models.estimators import build_pipeline
     from sparkmlops.pipeline import RunContext, code_version, train
     from sparkmlops.session import build_session
 
@@ -51,7 +53,7 @@ def main() -> None:
     configure("benchmark")
     spark = build_session("benchmark-taxi-month", master="local[2]")
     started = time.perf_counter()
-    manifest = GENERATORS["taxi_fare"](spark, config, ["2023-01", "2023-02", "2023-03", "2023-04"], args.rows_per_month, 7)
+    manifest = taxi.generate(spark, config, ["2023-01", "2023-02", "2023-03", "2023-04"], args.rows_per_month, 7)
     generate_seconds = time.perf_counter() - started
 
     def run_baseline() -> tuple[float, dict]:
@@ -60,7 +62,9 @@ def main() -> None:
         frames = {m: lake.read_month(spark, config.data.base_path, m, config.data.columns, config.data.column_aliases)[0]
                   for m in ["2023-01", "2023-02", "2023-03", "2023-04"]}
         keep = quality.keep_expression(config.cleaning.rules)
+        label = F.col(config.data.target).cast("double").alias("label")  # what the regression task learns
         train_rows = frames["2023-01"].unionByName(frames["2023-02"]).unionByName(frames["2023-03"]).filter(keep)
+        train_rows = train_rows.withColumn("label", label)
         model = build_pipeline(config).fit(train_rows)
         evaluation = evaluate(model.transform(frames["2023-04"].filter(keep)), "total_amount", "prediction", [])
         return time.perf_counter() - started, evaluation

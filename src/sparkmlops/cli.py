@@ -19,6 +19,7 @@ from typing import Sequence
 from sparkmlops import config as config_module
 from sparkmlops.errors import EXIT_GATE, EXIT_OK, EXIT_OTHER, EXIT_USAGE, GateError, SparkMlopsError, UsageError
 from sparkmlops.logs import attach_log_file, configure, get_logger, log_file, write_to_log_file
+from sparkmlops.tasks.catalog import display
 from sparkmlops.window import parse_month, previous_complete_month
 
 STAGES = ("pre_train", "post_train", "post_predict")
@@ -236,15 +237,15 @@ def _print(document: dict) -> None:
 
 
 def cmd_generate(args, config, run_id):
-    from sparkmlops.datagen import GENERATORS, month_range
+    from sparkmlops.datagen import generator_module, month_range
 
-    if config.usecase not in GENERATORS:
-        raise UsageError(f"No generator for use case '{config.usecase}'.", f"Generators exist for: {', '.join(GENERATORS)}.", "Ingest real data instead.")
+    generator = generator_module(config.data.generator, config.usecase)
     if args.rows_per_month < 100:
         raise UsageError(f"--rows-per-month {args.rows_per_month} is too small.", "Cleaning and metrics need at least 100 rows.", "Pass 100 or more.")
-    manifest = GENERATORS[config.usecase](_session(args, config, run_id), config, month_range(args.months), args.rows_per_month, args.seed)
+    manifest = generator.generate(_session(args, config, run_id), config, month_range(args.months), args.rows_per_month, args.seed)
     for month, info in manifest["months"].items():
-        print(f"{month}: {info['rows']} rows ({info['clean_rows']} clean), noise floor RMSE {info['noise_floor_rmse']:.3f}")
+        best = ", ".join(f"{display(name)} {value:.3f}" for name, value in info.get("best_possible", {}).items())
+        print(f"{month}: {info['rows']} rows" + (f", best possible {best}" if best else ""))
     return EXIT_OK
 
 
@@ -362,14 +363,15 @@ def cmd_cluster(args, config, run_id):
 
 
 def cmd_demo(args, config, run_id):
-    from sparkmlops.datagen import GENERATORS, month_range
+    from sparkmlops.datagen import generator_module, month_range
     from sparkmlops.pipeline import train
     from sparkmlops.window import shift_month
 
+    generator = generator_module(config.data.generator, config.usecase)
     spark = _session(args, config, run_id)
     last = config.run.test_month or "2023-06"
     first = shift_month(last, -5)
-    GENERATORS[config.usecase](spark, config, month_range(f"{first}:{last}"), args.rows_per_month, args.seed)
+    generator.generate(spark, config, month_range(f"{first}:{last}"), args.rows_per_month, args.seed)
     rows = []
     for test_month in (shift_month(last, -2), shift_month(last, -1), last):
         month_config = config_module.apply_overrides(config, {"run.test_month": test_month})

@@ -4,12 +4,17 @@ The YAML is validated at load time by pydantic (frozen models, unknown keys
 forbidden); a bad file raises :class:`UsageError` naming the file, the key and what is
 allowed. CLI options override YAML values through :func:`apply_overrides`, which
 re-validates, so an override gets the same checks as the file.
+
+A use case names its ``task`` (regression or classification); metric names, gates and
+the estimator are checked against it (:mod:`sparkmlops.tasks.catalog`,
+:mod:`sparkmlops.models.params`).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,17 +22,63 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sparkmlops.errors import UsageError
+from sparkmlops.models.params import ESTIMATORS, ModelConfig
+from sparkmlops.tasks.catalog import CLASSIFICATION, METRICS, REGRESSION
 
 #: Spark SQL type names a raw column may be cast to when the lake is read.
 ColumnType = Literal["long", "int", "double", "string", "timestamp", "boolean"]
-MetricName = Literal["rmse", "mae", "r2"]
+_NAME_RANGE = re.compile(r"\{(\d+)\.\.(\d+)\}")
 
-# Direction of each metric: the promotion rule and the gates read it from here.
-HIGHER_IS_BETTER: dict[str, bool] = {"rmse": False, "mae": False, "r2": True}
+
+def expand_names(names: list[str] | dict[str, Any]) -> list[str] | dict[str, Any]:
+    """Expand ``sensor_{000..589}`` into ``sensor_000`` … ``sensor_589`` (zero-padded like the first bound).
+
+    Wide tables (SECOM's 590 sensors) are then a line of YAML, not 590.
+    """
+    def one(name: str) -> list[str]:
+        found = _NAME_RANGE.search(name)
+        if not found:
+            return [name]
+        low, high = found.group(1), found.group(2)
+        width = len(low) if low.startswith("0") else 0
+        if int(high) < int(low):
+            raise ValueError(f"'{name}': the range {{{low}..{high}}} ends before it starts")
+        return [name[:found.start()] + str(i).zfill(width) + name[found.end():] for i in range(int(low), int(high) + 1)]
+
+    if isinstance(names, dict):
+        return {expanded: value for name, value in names.items() for expanded in one(str(name))}
+    return [expanded for name in names for expanded in one(str(name))]
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LabelsConfig(_Frozen):
+    """Classification: the target's two values (compared as text, so 1 / -1 and Yes / No both work)."""
+
+    positive: str = Field(description="the class the metrics call positive (rain: Yes; SECOM: 1 = fail)")
+    negative: str
+
+    @field_validator("positive", "negative", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, (int, float, bool)) else value
+
+    @model_validator(mode="after")
+    def _different(self) -> LabelsConfig:
+        if self.positive == self.negative:
+            raise ValueError("data.labels.positive and data.labels.negative must differ")
+        return self
+
+
+class SourceConfig(_Frozen):
+    """How ``ingest`` reads a source file."""
+
+    format: Literal["parquet", "csv"] = "parquet"
+    adapter: str | None = Field(default=None, description="module under sparkmlops.sources for a multi-file source")
+    null_values: list[str] = Field(default_factory=list, description="CSV: texts that mean missing (e.g. NA)")
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
 
 
 class DataConfig(_Frozen):
@@ -38,6 +89,14 @@ class DataConfig(_Frozen):
     timestamp_column: str
     columns: dict[str, ColumnType] = Field(description="required raw columns and their canonical types")
     column_aliases: dict[str, str] = Field(default_factory=dict, description="other spelling -> canonical name")
+    labels: LabelsConfig | None = Field(default=None, description="classification: the target's two values")
+    generator: str | None = Field(default=None, description="module under sparkmlops.datagen for `generate`")
+    source: SourceConfig = SourceConfig()
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _expand(cls, columns: Any) -> Any:
+        return expand_names(columns) if isinstance(columns, dict) else columns
 
     @model_validator(mode="after")
     def _target_and_timestamp_are_columns(self) -> DataConfig:
@@ -47,6 +106,8 @@ class DataConfig(_Frozen):
         for alias, canonical in self.column_aliases.items():
             if canonical not in self.columns:
                 raise ValueError(f"data.column_aliases maps '{alias}' to '{canonical}', which is not in data.columns")
+        if self.columns[self.timestamp_column] != "timestamp":
+            raise ValueError(f"data.timestamp_column '{self.timestamp_column}' must have type timestamp in data.columns")
         return self
 
 
@@ -70,22 +131,6 @@ class FeaturesConfig(_Frozen):
     )
 
 
-class GbtParams(_Frozen):
-    maxDepth: int = Field(default=6, ge=1, le=30)
-    maxIter: int = Field(default=50, ge=1, le=1000)
-    stepSize: float = Field(default=0.1, gt=0, le=1)
-    subsamplingRate: float = Field(default=1.0, gt=0, le=1)
-    maxBins: int = Field(default=32, ge=2)
-    minInstancesPerNode: int = Field(default=1, ge=1)
-    checkpointInterval: int = Field(default=10, ge=1)
-    seed: int = 42
-
-
-class ModelConfig(_Frozen):
-    type: Literal["gbt_regressor"] = "gbt_regressor"
-    params: GbtParams = GbtParams()
-
-
 class Bucket(_Frozen):
     name: str
     low: float
@@ -93,12 +138,13 @@ class Bucket(_Frozen):
 
 
 class EvaluationConfig(_Frozen):
-    metrics: tuple[MetricName, MetricName, MetricName] = ("rmse", "mae", "r2")
-    buckets: list[Bucket] = Field(default_factory=list, description="target ranges for per-bucket errors")
+    metrics: tuple[str, str, str] = Field(description="the three promotion metrics (names of the task's metrics)")
+    buckets: list[Bucket] = Field(default_factory=list, description="regression: target ranges for per-bucket errors")
     error_causes: dict[str, str] = Field(
         default_factory=dict, description="name -> SQL predicate over the scored rows naming a likely cause"
     )
     large_error_quantile: float = Field(default=0.99, gt=0.5, lt=1)
+    calibration_bins: int = Field(default=10, ge=2, le=100, description="classification: rows of the calibration table")
 
     @field_validator("metrics")
     @classmethod
@@ -110,7 +156,7 @@ class EvaluationConfig(_Frozen):
 
 class PromotionConfig(_Frozen):
     min_improved: int = Field(default=2, ge=1, le=3)
-    min_delta: dict[MetricName, float] = Field(default_factory=dict, description="smaller changes count as ties")
+    min_delta: dict[str, float] = Field(default_factory=dict, description="smaller changes count as ties")
 
     @field_validator("min_delta")
     @classmethod
@@ -127,14 +173,16 @@ class Threshold(_Frozen):
 
 
 class GatesConfig(_Frozen):
-    """Post-train thresholds and the post-predict range check.
+    """Post-train thresholds and the post-predict checks.
 
-    A prediction is in range when ``prediction_min <= p < prediction_max``. The
+    Regression: a prediction is in range when ``prediction_min <= p < prediction_max``. The
     out-of-range share is measured on the raw model output; the default tolerance (0)
     fails a month on a single out-of-range row, and a use case loosens it explicitly.
+    Classification: probabilities must be finite and in [0, 1]; ``positive_share`` bounds
+    the share of rows predicted positive.
     """
 
-    post_train: dict[MetricName, Threshold] = Field(default_factory=dict)
+    post_train: dict[str, Threshold] = Field(default_factory=dict)
     mae_at_most_rmse: bool = True
     prediction_min: float = Field(default=0.0, allow_inf_nan=False)
     prediction_max: float = Field(default=500.0, allow_inf_nan=False)
@@ -147,6 +195,9 @@ class GatesConfig(_Frozen):
     )
     prediction_worst_rows: int = Field(
         default=10, ge=0, le=1000, description="how many of the farthest out-of-range rows the predict report lists"
+    )
+    positive_share: Threshold = Field(
+        default=Threshold(), description="classification: bounds on the share of rows predicted positive"
     )
 
     @model_validator(mode="after")
@@ -174,13 +225,13 @@ class RunOptions(_Frozen):
 
 class UsecaseConfig(_Frozen):
     usecase: str
-    task: Literal["regression"] = "regression"
+    task: Literal["regression", "classification"]
     data: DataConfig
     window: WindowConfig = WindowConfig()
     cleaning: CleaningConfig = CleaningConfig()
     features: FeaturesConfig
-    model: ModelConfig = ModelConfig()
-    evaluation: EvaluationConfig = EvaluationConfig()
+    model: ModelConfig
+    evaluation: EvaluationConfig
     promotion: PromotionConfig = PromotionConfig()
     gates: GatesConfig = GatesConfig()
     paths: PathsConfig = PathsConfig()
@@ -193,6 +244,32 @@ class UsecaseConfig(_Frozen):
     def _no_leaking_features(self) -> UsecaseConfig:
         if self.data.target in self.features.forbidden_columns:
             raise ValueError("features.forbidden_columns must not list the target itself")
+        return self
+
+    @model_validator(mode="after")
+    def _fits_the_task(self) -> UsecaseConfig:
+        """Metric names, gates, estimator and labels must be the task's."""
+        known = METRICS[self.task]
+        allowed = f"the {self.task} metrics are {', '.join(known)}"
+        for where, names in (("evaluation.metrics", self.evaluation.metrics),
+                             ("promotion.min_delta", self.promotion.min_delta),
+                             ("gates.post_train", self.gates.post_train)):
+            unknown = [name for name in names if name not in known]
+            if unknown:
+                raise ValueError(f"{where} names {', '.join(unknown)}, not a metric of task {self.task}; {allowed}")
+        if self.model.task != self.task:
+            raise ValueError(f"model.type {self.model.type} is a {self.model.task} estimator, but task is {self.task}")
+        if self.task == CLASSIFICATION and self.data.labels is None:
+            raise ValueError("a classification use case needs data.labels (positive and negative values of the target)")
+        if self.task == REGRESSION and (self.model.class_weight != "none" or self.model.threshold.tune != "none"):
+            raise ValueError("model.class_weight and model.threshold apply to classification only")
+        return self
+
+    @model_validator(mode="after")
+    def _feature_params_fit_the_module(self) -> UsecaseConfig:
+        from sparkmlops.features import validate_params  # imports the module: Spark ML stages
+
+        validate_params(self)
         return self
 
 
@@ -208,11 +285,18 @@ def available_usecases() -> list[str]:
 def _format_validation_error(source: str, error: ValidationError) -> str:
     problems = []
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"]
+        loc = [str(part) for part in item["loc"]]
+        if loc[:1] == ["model"] and loc[1:2] and loc[1] in ESTIMATORS:
+            del loc[1]  # pydantic names the chosen estimator in the path: model.<type>.params…
+        key = ".".join(loc)
+        message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            message = "is not a known key (check the spelling; see the configuration reference in README.md)"
-        problems.append(f"key '{key}' {message}" if item["type"] == "extra_forbidden" else f"key '{key}': {message}")
+            problems.append(f"key '{key}' is not a known key (check the spelling; see the configuration reference in README.md)")
+        elif item["type"] == "union_tag_invalid":
+            problems.append(f"key '{key}.type' is '{item['input'].get('type')}', not a known estimator "
+                            f"(known: {', '.join(ESTIMATORS)})")
+        else:
+            problems.append(f"key '{key}': {message}" if key else message)
     return f"Config {source} is invalid: " + "; ".join(problems) + "."
 
 

@@ -1,23 +1,35 @@
-"""Gate thresholds as plain functions; tests/gates/*.py assert them on run artifacts.
+"""Gate checks as plain functions; tests/gates/*.py assert them on run artifacts.
 
-The promotion decision calls :func:`post_train_failures` too, so a candidate that would
-fail the post-train gate is never promoted.
+Each task picks its checks (:mod:`sparkmlops.tasks`): every task has the post-train
+thresholds; regression adds MAE <= RMSE and the prediction range, classification the
+probability checks. The promotion decision uses the same post-train checks, so a
+candidate that would fail the post-train gate is never promoted.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from sparkmlops.config import GatesConfig
-from sparkmlops.promotion import display
+from sparkmlops.tasks.catalog import display
 
 
-def post_train_failures(metrics: dict[str, float], gates: GatesConfig) -> list[str]:
-    """Human-readable threshold violations of a model's test-month metrics ([] = pass)."""
+def threshold_failures(metrics: Mapping[str, float | None], gates: GatesConfig,
+                       undefined: Mapping[str, str] | None = None) -> list[str]:
+    """Violations of ``gates.post_train`` ([] = pass); min and max are exclusive.
+
+    A metric that is undefined on the test month (e.g. no positive row for recall) never
+    passes a threshold: the message says why it is undefined.
+    """
     failures = []
+    undefined = undefined or {}
     for name, threshold in gates.post_train.items():
         value = metrics.get(name)
         label = display(name)
+        if name in undefined:
+            failures.append(f"{label} is undefined on the test month ({undefined[name]})")
+            continue
         if value is None or not math.isfinite(value):
             failures.append(f"{label} is not a finite number")
             continue
@@ -25,14 +37,19 @@ def post_train_failures(metrics: dict[str, float], gates: GatesConfig) -> list[s
             failures.append(f"{label} {value:.4g} >= max {threshold.max:g}")
         if threshold.min is not None and not value > threshold.min:
             failures.append(f"{label} {value:.4g} <= min {threshold.min:g}")
-    mae, rmse = metrics.get("mae"), metrics.get("rmse")
-    if gates.mae_at_most_rmse and mae is not None and rmse is not None and mae > rmse + 1e-9:
-        failures.append(f"MAE {mae:.4g} > RMSE {rmse:.4g}, which is impossible for one set of errors")
     return failures
 
 
-def post_predict_failures(stats: dict, gates: GatesConfig) -> list[str]:
-    """Every post-predict violation, from the predict report's ``prediction_stats`` ([] = pass)."""
+def error_consistency_failures(metrics: Mapping[str, float | None], gates: GatesConfig) -> list[str]:
+    """Regression: MAE can never exceed RMSE for one set of errors."""
+    mae, rmse = metrics.get("mae"), metrics.get("rmse")
+    if gates.mae_at_most_rmse and mae is not None and rmse is not None and mae > rmse + 1e-9:
+        return [f"MAE {mae:.4g} > RMSE {rmse:.4g}, which is impossible for one set of errors"]
+    return []
+
+
+def range_predict_failures(stats: dict, gates: GatesConfig) -> list[str]:
+    """Regression: every post-predict violation, from the predict report's ``prediction_stats`` ([] = pass)."""
     return [*finite_failures(stats), *out_of_range_failures(stats, gates), *clipping_failures(stats, gates)]
 
 
@@ -102,6 +119,22 @@ def _describe(item: dict) -> str:
     value = f"{raw:.2f}" if isinstance(raw, (int, float)) else str(raw)
     inputs = ", ".join(f"{name}={item_value}" for name, item_value in (item.get("inputs") or {}).items())
     return f"{value} ({inputs})"
+
+
+def probability_predict_failures(stats: dict, gates: GatesConfig) -> list[str]:
+    """Classification: probabilities written, finite and in [0, 1], predicted-positive share within bounds."""
+    failures = finite_failures(stats)
+    if failures:
+        return failures
+    rows = stats["rows"]
+    if stats.get("outside_unit_interval", 0):
+        failures.append(f"{stats['outside_unit_interval']:,} of {rows:,} probabilities are outside [0, 1]")
+    share, bounds = stats.get("positive_share", 0.0), gates.positive_share
+    if bounds.min is not None and share < bounds.min:
+        failures.append(f"{percent(share)} of rows are predicted positive, below gates.positive_share.min {percent(bounds.min)}")
+    if bounds.max is not None and share > bounds.max:
+        failures.append(f"{percent(share)} of rows are predicted positive, above gates.positive_share.max {percent(bounds.max)}")
+    return failures
 
 
 def pre_train_failures(checks: dict, min_retention: float) -> list[str]:

@@ -15,21 +15,20 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from sparkmlops import __version__, gates, lake, predictions, quality, reports
-from sparkmlops.analysis.errors import large_error_causes
+from sparkmlops import __version__, lake, quality, reports
 from sparkmlops.config import UsecaseConfig
 from sparkmlops.errors import DataError
-from sparkmlops.evaluation import evaluate
 from sparkmlops.executors import ExecutorWatch
 from sparkmlops.features import feature_module
 from sparkmlops.logs import StageTimer, get_logger
-from sparkmlops.models import PREDICTION_COLUMN, build_pipeline, feature_importance
+from sparkmlops.models.artifact import ModelArtifact
+from sparkmlops.models.estimators import feature_importance
 from sparkmlops.promotion import PromotionRule, decide
 from sparkmlops.registry import Registry
+from sparkmlops.tasks import get_task
 from sparkmlops.window import Window, previous_complete_month, resolve_window
 
 TRAIN, TEST = "train", "test"
@@ -104,7 +103,8 @@ def load_inputs(spark: SparkSession, config: UsecaseConfig, window: Window, time
         frame, files = lake.read_months(spark, data.base_path, months, data.columns, data.column_aliases)
         split = F.when(F.col(lake.MONTH_COLUMN) == window.test_month, TEST).otherwise(TRAIN)
         frame = frame.withColumn(quality.SPLIT_COLUMN, split)
-        by_month = quality.count_failures(frame, config.cleaning.rules, group_column=lake.MONTH_COLUMN)
+        checks = get_task(config).input_checks()
+        by_month = quality.count_failures(frame, config.cleaning.rules, group_column=lake.MONTH_COLUMN, checks=checks)
         rows = {
             TRAIN: quality.sum_counts([by_month[m] for m in window.train_months if m in by_month]),
             TEST: quality.sum_counts([by_month[window.test_month]] if window.test_month in by_month else []),
@@ -126,17 +126,13 @@ def run_key(config: UsecaseConfig, window: Window, fingerprint: dict, version: s
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def _score(model: PipelineModel, frame: DataFrame, config: UsecaseConfig) -> dict:
-    scored = model.transform(frame)
-    return evaluate(scored, config.data.target, PREDICTION_COLUMN, config.evaluation.buckets)
-
-
 def dry_run(spark: SparkSession, config: UsecaseConfig, ctx: RunContext) -> dict:
     """Everything before training: window, schema, cleaning counts, retention. Writes nothing."""
     timer = StageTimer()
     window = resolve_run_window(spark, config)
     inputs = load_inputs(spark, config, window, timer)
     quality.check_retention(inputs.rows, config.cleaning.min_retention)
+    get_task(config).check_inputs(inputs.rows)
     return {"run_id": ctx.run_id, "dry_run": True, "window": window.as_dict(), "rows": inputs.rows, "data_fingerprint": inputs.fingerprint, "timings": timer.timings}
 
 
@@ -163,7 +159,7 @@ def _train_locked(
     watch: ExecutorWatch,
 ) -> dict:
     log = get_logger()
-    window, target = inputs.window, config.data.target
+    window, task = inputs.window, get_task(config)
     key = run_key(config, window, inputs.fingerprint, ctx.code_version)
     earlier = registry.find_decision(key)
     if earlier is not None:
@@ -172,47 +168,51 @@ def _train_locked(
         report = reports.read_json(reports.report_path(ctx.reports_dir, config.usecase, window.test_month, "train")) or {}
         return {**report, "rerun": True, "decision": report.get("decision", earlier)}
     quality.check_retention(inputs.rows, config.cleaning.min_retention)
-    clean = quality.apply_rules(inputs.frame, config.cleaning.rules)
+    task.check_inputs(inputs.rows)
+    clean = task.with_label(quality.apply_rules(inputs.frame, config.cleaning.rules))
     train_rows, test_rows = clean.filter(F.col(quality.SPLIT_COLUMN) == TRAIN), clean.filter(F.col(quality.SPLIT_COLUMN) == TEST)
 
     with timer.stage("fit") as info:
         info["rows"] = inputs.rows[TRAIN]["rows_out"]
-        candidate = build_pipeline(config).fit(train_rows)
+        candidate, search_summary = task.fit(train_rows, inputs.rows)
 
     with timer.stage("evaluate_candidate") as info:
         info["rows"] = inputs.rows[TEST]["rows_out"]
-        scored = candidate.transform(test_rows).cache()
-        candidate_eval = evaluate(scored, target, PREDICTION_COLUMN, config.evaluation.buckets)
-        analysis = large_error_causes(
-            scored, target, PREDICTION_COLUMN, config.evaluation.error_causes, config.evaluation.large_error_quantile
-        )
+        scored = task.score(candidate, test_rows).cache()
+        candidate_eval = task.evaluate(scored, candidate)
+        analysis = task.error_analysis(scored, candidate_eval)
+        importance = feature_importance(candidate.model, scored.schema)
         scored.unpersist()
 
     current_eval, current_version = None, registry.state().get("current") and registry.state()["current"]["version"]
     current_path = registry.model_path("current")
     if current_path:
         with timer.stage("evaluate_current"):
-            current_eval = _score(PipelineModel.load(current_path), test_rows, config)
+            current = ModelArtifact.load(spark, current_path)
+            current_eval = task.evaluate(task.score(current, test_rows), current)
 
-    candidate_metrics = {m: candidate_eval["overall"][m] for m in config.evaluation.metrics}
-    current_metrics = None if current_eval is None else {m: current_eval["overall"][m] for m in config.evaluation.metrics}
-    gate_failures = gates.post_train_failures(candidate_eval["overall"], config.gates)
+    metrics = config.evaluation.metrics
+    candidate_metrics = {m: candidate_eval["overall"][m] for m in metrics}
+    current_metrics = None if current_eval is None else {m: current_eval["overall"][m] for m in metrics}
+    gate_failures = task.post_train_failures(candidate_eval)
     decision = decide(
-        current_metrics, candidate_metrics, PromotionRule.from_config(config.evaluation.metrics, config.promotion),
+        current_metrics, candidate_metrics, PromotionRule.from_config(config.task, metrics, config.promotion),
         gate_failures=gate_failures, force=config.run.force,
+        undefined=candidate_eval.get("undefined", {}),
     )
     log.info(f"decision: {decision.reason}")
 
     fingerprint_summary = {k: inputs.fingerprint[k] for k in ("sha256", "rows_per_month")} | {"files": len(inputs.fingerprint["files"])}
+    model_summary = {"type": config.model.type, "params": config.model.params.model_dump(), **candidate.metadata}
     with timer.stage("register"):
         record = registry.record_run(
             run_key=key,
             run_id=ctx.run_id,
-            save_model=lambda path: candidate.write().overwrite().save(path),
+            save_model=lambda path: candidate.save(spark, path),
             entry={
                 "run_id": ctx.run_id, "test_month": window.test_month, "train_months": list(window.train_months),
                 "metrics": candidate_metrics, "data_fingerprint": fingerprint_summary["sha256"],
-                "code_version": ctx.code_version, "model_params": config.model.params.model_dump(),
+                "code_version": ctx.code_version, "model": model_summary,
             },
             decision=decision,
             record_extra={
@@ -232,6 +232,7 @@ def _train_locked(
         "code_version": ctx.code_version,
         "config_file": config.source_file,
         "config_overrides": config.overrides,
+        "task": config.task,
         "spark": {"master": spark.sparkContext.master, "app_id": spark.sparkContext.applicationId, "executors": executors},
         "window": window.as_dict(),
         "rows": inputs.rows,
@@ -239,15 +240,17 @@ def _train_locked(
         "rows_tested_on": inputs.rows[TEST]["rows_out"],
         "data_fingerprint": inputs.fingerprint,
         "metrics": {"candidate": candidate_eval, "current": current_eval},
+        "promotion_metrics": list(metrics),
         "decision": {
             "outcome": decision.outcome, "promoted": decision.promote, "reason": decision.reason,
             "comparison": decision.comparison, "gate_failures": gate_failures,
             "candidate_version": record.get("version"), "current_version_before": current_version,
             "current_version_after": registry.state()["current"]["version"] if registry.state().get("current") else None,
         },
-        "feature_importance": feature_importance(candidate, config),
-        "error_analysis": {"by_bucket": candidate_eval["buckets"], "large_errors": analysis},
-        "model": {"type": config.model.type, "params": config.model.params.model_dump()},
+        "feature_importance": importance,
+        "error_analysis": analysis,
+        "model": model_summary,
+        "search": search_summary,
         "timings_seconds": timer.timings,
     }
     with timer.stage("report"):
@@ -269,6 +272,7 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
             "Run `sparkmlops train` first (or check --model-registry-path).",
         )
     version = registry.state()["current"]["version"]
+    task = get_task(config)
     inputs_needed = set(feature_module(config.features.module).input_columns(config.features.params))
     columns = {name: kind for name, kind in config.data.columns.items() if name in inputs_needed}
     rules = quality.rules_over(config.cleaning.rules, set(columns), set(config.data.columns))
@@ -281,31 +285,25 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
     try:
         quality.check_retention({"predict": rows}, config.cleaning.min_retention)
         with timer.stage("predict") as info:
-            scored = PipelineModel.load(model_path).transform(quality.apply_rules(frame, rules))
-            bounded = predictions.with_bounds(scored.select(*[F.col(c) for c in columns], F.col(PREDICTION_COLUMN)), config.gates)
-            out = bounded.select(
-                *[F.col(c) for c in columns], PREDICTION_COLUMN, predictions.RAW_COLUMN, predictions.CLIPPED_COLUMN,
-                F.lit(version).alias("model_version"), F.lit(ctx.run_id).alias("run_id"),
-            )
+            scored = task.score(ModelArtifact.load(spark, model_path), quality.apply_rules(frame, rules))
+            out = task.prediction_frame(scored, list(columns)).select(
+                "*", F.lit(version).alias("model_version"), F.lit(ctx.run_id).alias("run_id"))
             with lake.store_errors(spark, target_uri):
                 out.write.mode("overwrite").parquet(target_uri)
             # statistics of what was written (read back), not of a second model pass
-            stats = predictions.prediction_stats(spark.read.parquet(target_uri), config.gates, list(columns))
+            stats = task.prediction_stats(spark.read.parquet(target_uri), list(columns))
             info["rows"] = stats["rows"]
     finally:
         frame.unpersist()
-    failures = gates.post_predict_failures(stats, config.gates)
+    failures = task.post_predict_failures(stats)
     report = {
-        "run_id": ctx.run_id, "code_version": ctx.code_version, "model_version": version,
+        "run_id": ctx.run_id, "code_version": ctx.code_version, "task": config.task, "model_version": version,
         "input_files": [f.path for f in files], "rows": rows, "predictions_uri": target_uri,
         "prediction_stats": stats, "post_predict_failures": failures, "timings_seconds": timer.timings,
     }
     reports.write_report(ctx.reports_dir, config.usecase, month, "predict", report)
     log.info(f"wrote {stats['rows']} predictions to {target_uri}")
-    if gates.out_of_range_count(stats):
-        within = "over" if gates.out_of_range_failures(stats, config.gates) else "within"
-        log.warning(f"{gates.out_of_range_summary(stats, config.gates)}: {within} the tolerance "
-                    f"{gates.percent(config.gates.prediction_out_of_range_tolerance)}; {stats['clipped']:,} clipped; "
-                    f"the farthest rows are in prediction_stats.worst_out_of_range of the predict report")
+    warning = task.predict_warning(stats)
+    if warning:
+        log.warning(warning)
     return report
-

@@ -22,7 +22,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from sparkmlops.config import GatesConfig
-from sparkmlops.models import PREDICTION_COLUMN
+from sparkmlops.models.estimators import PREDICTION_COLUMN
 
 RAW_COLUMN = "prediction_raw"
 CLIPPED_COLUMN = "prediction_clipped"

@@ -21,19 +21,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from sparkmlops.config import HIGHER_IS_BETTER, PromotionConfig
-
-DISPLAY = {"rmse": "RMSE", "mae": "MAE", "r2": "R²"}
+from sparkmlops.config import PromotionConfig
+from sparkmlops.tasks.catalog import METRICS, display
 IMPROVED, WORSE, TIE, NOT_COMPARABLE = "improved", "worse", "tie", "not comparable"
 FIRST_MODEL, PROMOTED, REJECTED, FORCED, GATE_FAILED = "first_model", "promoted", "rejected", "forced", "gate_failed"
 
 # How each comparison state reads in a reason ("RMSE tied", not "RMSE tie").
 _STATE_WORDS = ((IMPROVED, "improved"), (WORSE, "worse"), (TIE, "tied"), (NOT_COMPARABLE, "not comparable"))
-
-
-def display(name: str) -> str:
-    """Human name of a metric: ``rmse`` → ``RMSE``, ``r2`` → ``R²``, others upper-cased."""
-    return DISPLAY.get(name, name.upper())
 
 
 @dataclass(frozen=True)
@@ -75,21 +69,23 @@ class PromotionRule:
             raise ValueError(f"min_improved must be between 1 and {len(names)}, got {self.min_improved}")
 
     @classmethod
-    def from_config(cls, evaluation_metrics: Sequence[str], promotion: PromotionConfig) -> PromotionRule:
-        """Build the rule from ``evaluation.metrics`` and the ``promotion`` section.
+    def from_config(cls, task: str, evaluation_metrics: Sequence[str], promotion: PromotionConfig) -> PromotionRule:
+        """Build the rule from the task, ``evaluation.metrics`` and the ``promotion`` section.
 
         Args:
+            task: the use case's task (the metrics' directions are the task's).
             evaluation_metrics: the use case's metric names.
             promotion: ``min_improved`` and the per-metric ``min_delta``.
 
         Raises:
-            ValueError: a metric whose direction is not in ``config.HIGHER_IS_BETTER``.
+            ValueError: a metric the task does not have.
         """
-        unknown = [name for name in evaluation_metrics if name not in HIGHER_IS_BETTER]
+        directions = METRICS[task]
+        unknown = [name for name in evaluation_metrics if name not in directions]
         if unknown:
-            raise ValueError(f"no known direction for metric(s) {unknown}; known: {sorted(HIGHER_IS_BETTER)}")
+            raise ValueError(f"no known direction for metric(s) {unknown} of task {task}; known: {sorted(directions)}")
         rules = tuple(
-            MetricRule(name, HIGHER_IS_BETTER[name], float(promotion.min_delta.get(name, 0.0)))
+            MetricRule(name, directions[name], float(promotion.min_delta.get(name, 0.0)))
             for name in evaluation_metrics
         )
         return cls(rules, promotion.min_improved)
@@ -151,11 +147,13 @@ def _summary(comparison: Mapping[str, str], states: Sequence[str] = tuple(s for 
     return ", ".join(f"{_join(names)} {words[state]}" for state in states if (names := _names(comparison, state)))
 
 
-def _unmeasurable(candidate: Mapping[str, float], rule: PromotionRule) -> list[str]:
+def _unmeasurable(candidate: Mapping[str, float], rule: PromotionRule, undefined: Mapping[str, str]) -> list[str]:
     problems = []
     for metric in rule.metrics:
         value = candidate.get(metric.name)
-        if not _finite(value):
+        if metric.name in undefined:
+            problems.append(f"{display(metric.name)} is undefined on the test month ({undefined[metric.name]})")
+        elif not _finite(value):
             problems.append(f"{display(metric.name)} is not a finite number ({'missing' if value is None else value})")
     return problems
 
@@ -166,6 +164,7 @@ def decide(
     rule: PromotionRule,
     gate_failures: Sequence[str] = (),
     force: bool = False,
+    undefined: Mapping[str, str] | None = None,
 ) -> Decision:
     """Decide whether the candidate replaces the current model.
 
@@ -177,6 +176,8 @@ def decide(
             e.g. ``"RMSE 12.3 >= max 10"``.
         force: promote whatever the comparison and the gates say (outcome ``forced``);
             an unmeasurable candidate is still rejected.
+        undefined: metric -> why it is undefined on the test month (e.g. no row predicted
+            positive); such a metric never counts as an improvement.
 
     Returns:
         The decision, its outcome, the per-metric comparison and a one-line reason.
@@ -187,7 +188,7 @@ def decide(
     else:
         comparison = {m.name: compare(current.get(m.name), candidate.get(m.name), m) for m in rule.metrics}
 
-    unmeasurable = _unmeasurable(candidate, rule)
+    unmeasurable = _unmeasurable(candidate, rule, undefined or {})
     if unmeasurable:
         ignored = " (force ignored)" if force else ""
         return Decision(

@@ -8,6 +8,7 @@ nothing is dropped silently.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -38,16 +39,27 @@ def rules_over(rules: dict[str, str], allowed: set[str], data_columns: set[str])
     return {name: expr for name, expr in rules.items() if referenced(expr) <= allowed}
 
 
-def count_failures(frame: DataFrame, rules: dict[str, str], group_column: str = SPLIT_COLUMN) -> dict[str, dict]:
+def count_failures(
+    frame: DataFrame,
+    rules: dict[str, str],
+    group_column: str = SPLIT_COLUMN,
+    checks: dict[str, Callable[[Column], Column]] | None = None,
+) -> dict[str, dict]:
     """Rows in, rows out and failures per rule for each value of ``group_column``.
 
     One aggregation pass. A row failing several rules counts once in ``rows_removed``
     and once under each rule it fails.
+
+    Args:
+        checks: name -> function of the "row is kept" column giving one more aggregate
+            (the task's input checks, e.g. unexpected labels); results under ``checks``.
     """
     predicates = {name: _predicate(name, expression) for name, expression in rules.items()}
     keep_all = keep_expression(rules)
     aggregates = [F.count(F.lit(1)).alias("rows_in"), F.sum(F.when(keep_all, 1).otherwise(0)).alias("rows_out")]
     aggregates += [F.sum(F.when(~p, 1).otherwise(0)).alias(f"rule__{name}") for name, p in predicates.items()]
+    checks = checks or {}
+    aggregates += [check(keep_all).alias(f"check__{name}") for name, check in checks.items()]
     try:
         rows = frame.groupBy(group_column).agg(*aggregates).collect()  # one row per split: bounded
     except Exception as error:
@@ -70,6 +82,8 @@ def count_failures(frame: DataFrame, rules: dict[str, str], group_column: str = 
             "retention": (rows_out / rows_in) if rows_in else 0.0,
             "failures_by_rule": per_rule,
         }
+        if checks:
+            counts[values[group_column]]["checks"] = {name: values[f"check__{name}"] or 0 for name in checks}
     return counts
 
 
@@ -78,13 +92,21 @@ def sum_counts(groups: list[dict]) -> dict:
     rows_in = sum(group["rows_in"] for group in groups)
     rows_out = sum(group["rows_out"] for group in groups)
     rules = list(dict.fromkeys(name for group in groups for name in group["failures_by_rule"]))
-    return {
+    summed = {
         "rows_in": rows_in,
         "rows_out": rows_out,
         "rows_removed": rows_in - rows_out,
         "retention": (rows_out / rows_in) if rows_in else 0.0,
         "failures_by_rule": {name: sum(group["failures_by_rule"].get(name, 0) for group in groups) for name in rules},
     }
+    checks = [group["checks"] for group in groups if "checks" in group]
+    if checks:  # counts add up; a text (an example value) is the first one found
+        summed["checks"] = {}
+        for name in checks[0]:
+            values = [check.get(name) for check in checks]
+            numbers = [value for value in values if isinstance(value, (int, float))]
+            summed["checks"][name] = sum(numbers) if len(numbers) == len(values) else next((v for v in values if v), None)
+    return summed
 
 
 def keep_expression(rules: dict[str, str]) -> Column:

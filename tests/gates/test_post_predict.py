@@ -1,21 +1,16 @@
-"""Post-predict gate: predictions exist and are finite, few enough fall outside the YAML
-range (gates.prediction_out_of_range_tolerance), and clipping matches gates.prediction_clip."""
+"""Post-predict gate: the task's checks on the written predictions.
 
-from sparkmlops.gates import clipping_failures, finite_failures, out_of_range_failures
+Regression: predictions exist and are finite, few enough fall outside the YAML range
+(gates.prediction_out_of_range_tolerance), clipping matches gates.prediction_clip.
+Classification: probabilities exist, are finite and in [0, 1], and the share predicted
+positive is within gates.positive_share.
+"""
 
-
-def test_predictions_exist_and_are_finite(artifact):
-    failures = finite_failures(artifact["prediction_stats"])
-    assert failures == [], "; ".join(failures)
-
-
-def test_out_of_range_share_is_within_tolerance(artifact, usecase_config):
-    failures = out_of_range_failures(artifact["prediction_stats"], usecase_config.gates)
-    assert failures == [], "; ".join(failures)
+from sparkmlops.tasks import get_task
 
 
-def test_clipped_predictions_match_the_config(artifact, usecase_config):
-    failures = clipping_failures(artifact["prediction_stats"], usecase_config.gates)
+def test_predictions_pass_the_tasks_checks(artifact, usecase_config):
+    failures = get_task(usecase_config).post_predict_failures(artifact["prediction_stats"])
     assert failures == [], "; ".join(failures)
 
 

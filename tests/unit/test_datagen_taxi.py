@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from sparkmlops import lake, quality
-from sparkmlops.datagen import GENERATORS, month_range, taxi
+from sparkmlops.datagen import month_range, taxi
 from sparkmlops.errors import UsageError
 from sparkmlops.features.taxi_zones import JFK, LAGUARDIA, MANHATTAN_CORE, NEWARK
 
@@ -40,7 +40,7 @@ def _with_base(config, base):
 def generated(spark, taxi_config, tmp_path_factory):
     base = tmp_path_factory.mktemp("taxi") / "lake"
     config = _with_base(taxi_config, base)
-    return config, base, GENERATORS["taxi_fare"](spark, config, MONTHS, ROWS, seed=SEED)
+    return config, base, taxi.generate(spark, config, MONTHS, ROWS, seed=SEED)
 
 
 @pytest.fixture(scope="module")

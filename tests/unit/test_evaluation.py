@@ -42,5 +42,5 @@ def test_large_error_causes_rank_over_represented_causes(spark):
     result = large_error_causes(frame, "y", "p", {"night": "night", "even": "even"}, quantile=0.95)
     by_name = {item["cause"]: item for item in result["causes"]}
     assert result["top_causes"][0] == "night"
-    assert by_name["night"]["share_in_large_errors"] == 1.0
+    assert by_name["night"]["share_in_errors"] == 1.0
     assert by_name["night"]["lift"] == pytest.approx(10.0)

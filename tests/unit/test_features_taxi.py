@@ -7,7 +7,7 @@ from pyspark.ml import Pipeline, PipelineModel
 from sparkmlops import config as config_module
 from sparkmlops.features import taxi
 from sparkmlops.features.taxi_zones import JFK, MANHATTAN_CORE
-from sparkmlops.models import build_pipeline
+from sparkmlops.models.estimators import build_pipeline
 
 SCHEMA = (
     "VendorID long, tpep_pickup_datetime timestamp, tpep_dropoff_datetime timestamp, passenger_count double, "
@@ -56,7 +56,7 @@ def test_fitted_model_scores_rows_that_have_only_the_input_columns(spark, trips,
     from pyspark.sql import functions as F
 
     tiny = config_module.apply_overrides(taxi_config, {"model.params.maxIter": 2, "model.params.maxDepth": 2})
-    labelled = trips.withColumn("total_amount", F.lit(20.0)).withColumn("tip_amount", F.lit(3.0))
+    labelled = trips.withColumn("label", F.lit(20.0)).withColumn("tip_amount", F.lit(3.0))
     model = build_pipeline(tiny).fit(labelled.unionByName(labelled))
     model.write().overwrite().save(str(tmp_path / "model"))
     reloaded = PipelineModel.load(str(tmp_path / "model"))

@@ -54,7 +54,7 @@ CASES = [
 
 @pytest.mark.parametrize(("document", "gate_settings", "expected"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
 def test_post_predict_failures(document, gate_settings, expected):
-    failures = gate_checks.post_predict_failures(document, GatesConfig(**gate_settings))
+    failures = gate_checks.range_predict_failures(document, GatesConfig(**gate_settings))
     assert len(failures) == len({_which(fragment) for fragment in expected})  # one message per failed check
     text = " | ".join(failures)
     for fragment in expected:

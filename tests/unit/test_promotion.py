@@ -5,14 +5,15 @@ import math
 import pytest
 
 from sparkmlops.config import PromotionConfig
-from sparkmlops.promotion import MetricRule, PromotionRule, decide, display
+from sparkmlops.promotion import MetricRule, PromotionRule, decide
+from sparkmlops.tasks.catalog import display
 
-RULE = PromotionRule.from_config(("rmse", "mae", "r2"), PromotionConfig())
+RULE = PromotionRule.from_config("regression", ("rmse", "mae", "r2"), PromotionConfig())
 CURRENT = {"rmse": 5.0, "mae": 2.0, "r2": 0.90}
 BETTER = {"rmse": 4.0, "mae": 1.5, "r2": 0.95}
 WORSE = {"rmse": 9.0, "mae": 5.0, "r2": 0.10}
 # min-delta band of 0.5 on RMSE and MAE: values chosen to be exact in binary floating point
-DELTA_RULE = PromotionRule.from_config(("rmse", "mae", "r2"), PromotionConfig(min_delta={"rmse": 0.5, "mae": 0.5}))
+DELTA_RULE = PromotionRule.from_config("regression", ("rmse", "mae", "r2"), PromotionConfig(min_delta={"rmse": 0.5, "mae": 0.5}))
 GATE = ["RMSE 12.3 >= max 10"]
 ALL = ("rmse", "mae", "r2")
 
@@ -97,8 +98,8 @@ def test_decision_table(current, candidate, rule, gate_failures, force, promote,
 
 
 def test_min_improved_is_configurable():
-    one = PromotionRule.from_config(ALL, PromotionConfig(min_improved=1))
-    three = PromotionRule.from_config(ALL, PromotionConfig(min_improved=3))
+    one = PromotionRule.from_config("regression", ALL, PromotionConfig(min_improved=1))
+    three = PromotionRule.from_config("regression", ALL, PromotionConfig(min_improved=3))
     candidate = {"rmse": 4.0, "mae": 1.5, "r2": 0.85}
     assert decide(CURRENT, {"rmse": 4.0, "mae": 2.5, "r2": 0.85}, one).promote is True
     rejected = decide(CURRENT, candidate, three)
@@ -106,7 +107,7 @@ def test_min_improved_is_configurable():
 
 
 def test_rule_from_config_reads_directions_and_deltas():
-    rule = PromotionRule.from_config(("r2", "rmse", "mae"), PromotionConfig(min_delta={"mae": 0.2}))
+    rule = PromotionRule.from_config("regression", ("r2", "rmse", "mae"), PromotionConfig(min_delta={"mae": 0.2}))
     assert rule.metrics == (MetricRule("r2", True, 0.0), MetricRule("rmse", False, 0.0), MetricRule("mae", False, 0.2))
     assert rule.min_improved == 2
 
@@ -118,7 +119,7 @@ def test_rule_from_config_reads_directions_and_deltas():
         lambda: MetricRule("rmse", False, math.nan),
         lambda: PromotionRule((MetricRule("rmse", False), MetricRule("rmse", False))),
         lambda: PromotionRule((MetricRule("rmse", False),), min_improved=2),
-        lambda: PromotionRule.from_config(("rmse", "auc"), PromotionConfig()),
+        lambda: PromotionRule.from_config("regression", ("rmse", "auc"), PromotionConfig()),
     ],
     ids=["negative delta", "NaN delta", "duplicate metric", "min_improved above the metric count", "unknown metric"],
 )

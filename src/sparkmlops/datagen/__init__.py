@@ -1,18 +1,40 @@
-"""One synthetic-data generator per use case: real schema, real quirks, known noise floor.
+"""Synthetic-data generators: real schema, real quirks, a known best possible score.
 
-``GENERATORS[usecase](spark, config, months, rows_per_month, seed)`` writes the months
-to the use case's lake and returns ``{"usecase": …, "months": {month: manifest}}``.
+A use case names its generator in ``data.generator`` (a module of this package). Each
+module's ``generate(spark, config, months, rows_per_month, seed)`` writes the months to
+the use case's lake (``YYYY/MM`` folders with ``_SUCCESS``) and returns
+``{"usecase": …, "months": {month: manifest}}``; every manifest holds ``rows`` and
+``best_possible`` (metric -> the best value a model can reach on that month, e.g.
+``{"rmse": 3.71}`` or ``{"roc_auc": 0.88}``), also written to ``<base>/_manifests/``.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
+from types import ModuleType
 
-from sparkmlops.datagen import taxi
 from sparkmlops.errors import UsageError
 from sparkmlops.window import shift_month
 
-GENERATORS = {"taxi_fare": taxi.generate}
+
+def available_generators() -> list[str]:
+    import sparkmlops.datagen as package
+
+    return sorted(info.name for info in pkgutil.iter_modules(package.__path__) if not info.name.startswith("_"))
+
+
+def generator_module(name: str | None, usecase: str) -> ModuleType:
+    """The generator module a use case names, or a UsageError saying which exist."""
+    if not name or name not in available_generators():
+        what = f"names generator '{name}', which does not exist" if name else "names no data.generator"
+        raise UsageError(
+            f"Use case {usecase} {what}.",
+            f"Generators: {', '.join(available_generators())}.",
+            "Set data.generator in the use case YAML, or ingest real data instead.",
+        )
+    return importlib.import_module(f"sparkmlops.datagen.{name}")
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 

@@ -415,11 +415,14 @@ def _statistics_columns(config: UsecaseConfig) -> list[Column]:
 def _statistics(row: dict) -> dict:
     """Manifest fields from the aggregated row."""
     mean_var, var_total = row["mean_var"], row["var_total"]
+    floor = round(mean_var**0.5, 6) if mean_var is not None else None
+    ceiling = round(1 - mean_var / var_total, 6) if mean_var is not None and var_total else None
     return {
         "rows": int(row["rows"]),
         "clean_rows": int(row["clean_rows"]),
-        "noise_floor_rmse": round(mean_var**0.5, 6) if mean_var is not None else None,
-        "r2_ceiling": round(1 - mean_var / var_total, 6) if mean_var is not None and var_total else None,
+        "noise_floor_rmse": floor,
+        "r2_ceiling": ceiling,
+        "best_possible": {"rmse": floor, "r2": ceiling},
         "quirk_counts": {name: int(row[f"q_{name}"] or 0) for name in QUIRK_NAMES},
     }
 

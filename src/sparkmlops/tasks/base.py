@@ -1,0 +1,96 @@
+"""The task seam: one object per use case run that knows what its task needs.
+
+A task is built from the use case's config and answers the pipeline's questions:
+the label column, extra input checks counted in the cleaning pass, how to fit (with the
+YAML's search), how to score rows, which metrics (in one aggregation) and error analysis,
+what the post-train and post-predict gates check, and what predict writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import ClassVar
+
+from pyspark.sql import Column, DataFrame
+
+from sparkmlops.config import UsecaseConfig
+from sparkmlops.gates import threshold_failures
+from sparkmlops.models import search
+from sparkmlops.models.artifact import ModelArtifact
+from sparkmlops.models.estimators import LABEL_COLUMN
+from sparkmlops.tasks.catalog import METRICS
+
+#: name -> function of the "row is kept" column giving one aggregate (counted with cleaning)
+InputChecks = dict[str, Callable[[Column], Column]]
+
+
+def fit_metadata(model, summary: dict | None) -> dict:
+    """What a fit learned besides the model: the search's best parameters and the features kept/dropped."""
+    metadata = {}
+    if summary:
+        metadata["search_best_params"] = summary["best_params"]
+    features = [stage.fit_summary for stage in model.stages if hasattr(stage, "fit_summary")]
+    if features:
+        metadata["features"] = features[0]
+    return metadata
+
+
+class Task:
+    """What regression and classification share; subclasses fill in the rest."""
+
+    name: ClassVar[str]
+
+    def __init__(self, config: UsecaseConfig) -> None:
+        self.config = config
+        self.metric_directions = METRICS[config.task]
+
+    # ---- inputs ----------------------------------------------------------------------
+    def label(self) -> Column:
+        """The double ``label`` the estimator learns, from the target column."""
+        raise NotImplementedError
+
+    def input_checks(self) -> InputChecks:
+        """Aggregates counted in the same pass as the cleaning rules (none by default)."""
+        return {}
+
+    def check_inputs(self, rows: Mapping[str, dict]) -> None:
+        """Raise DataError when the counted inputs cannot train or test this task."""
+
+    def with_label(self, frame: DataFrame) -> DataFrame:
+        return frame.withColumn(LABEL_COLUMN, self.label())
+
+    # ---- training and scoring ----------------------------------------------------------
+    def fit(self, train_rows: DataFrame, rows: Mapping[str, dict]) -> tuple[ModelArtifact, dict | None]:
+        """Fit on the cleaned, labelled training rows; returns the artifact and the search summary."""
+        model, summary = search.fit(self.config, train_rows)
+        return ModelArtifact(model, fit_metadata(model, summary)), summary
+
+    def score(self, artifact: ModelArtifact, rows: DataFrame) -> DataFrame:
+        """Rows with the model's ``prediction`` (and, for classification, ``score``)."""
+        return artifact.model.transform(rows)
+
+    def evaluate(self, scored: DataFrame, artifact: ModelArtifact) -> dict:
+        """``{"overall": {metric: value, count, …}, "undefined": {metric: why}, …task sections}`` in one pass."""
+        raise NotImplementedError
+
+    def error_analysis(self, scored: DataFrame, evaluation: dict) -> dict:
+        raise NotImplementedError
+
+    # ---- gates -------------------------------------------------------------------------
+    def post_train_failures(self, evaluation: dict) -> list[str]:
+        return threshold_failures(evaluation["overall"], self.config.gates, evaluation.get("undefined", {}))
+
+    # ---- predict ----------------------------------------------------------------------
+    def prediction_frame(self, scored: DataFrame, input_columns: list[str]) -> DataFrame:
+        """The columns predict writes: inputs, then the task's prediction columns."""
+        raise NotImplementedError
+
+    def prediction_stats(self, written: DataFrame, input_columns: list[str]) -> dict:
+        raise NotImplementedError
+
+    def post_predict_failures(self, stats: dict) -> list[str]:
+        raise NotImplementedError
+
+    def predict_warning(self, stats: dict) -> str | None:
+        """A line for the console when predictions are odd but the run goes on (None: nothing to say)."""
+        return None
