@@ -67,7 +67,9 @@ def exact_auc(frame: DataFrame, score: str, label: str) -> dict:
         F.sum(F.col(label).cast("long")).alias("_pos"),
         F.sum((1 - F.col(label)).cast("long")).alias("_neg"),
     )
-    above = Window.orderBy(F.col(score).desc()).rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    # one constant partition, said out loud (a window without one logs a warning on every call)
+    above = (Window.partitionBy(F.lit(0)).orderBy(F.col(score).desc())
+             .rowsBetween(Window.unboundedPreceding, Window.currentRow))
     cumulative = grouped.select("*", F.sum("_pos").over(above).alias("_tp"), F.sum("_neg").over(above).alias("_fp"))
     row = cumulative.agg(
         F.sum("_pos").alias("positives"),

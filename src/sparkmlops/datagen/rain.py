@@ -96,7 +96,7 @@ REGIONS = {
                      pressure=1018.0, gust=45, sun=6.5, sun_amp=3.0, evap=4.5, cloud=0.5, wind=16, amount=5.5),
     "south_aus": dict(rain_amp=1.0, rain_peak=180, tmax=22.5, tamp=6.5, dtr=10.0, hum9=62, hum3=44, hum_amp=3,
                       pressure=1018.0, gust=40, sun=7.5, sun_amp=3.0, evap=5.5, cloud=0.0, wind=14, amount=5),
-    "west_aus": dict(rain_amp=1.8, rain_peak=180, tmax=24.5, tamp=6.0, dtr=11.0, hum9=65, hum3=46, hum_amp=4,
+    "west_aus": dict(rain_amp=2.3, rain_peak=180, tmax=24.5, tamp=6.0, dtr=11.0, hum9=65, hum3=46, hum_amp=4,
                      pressure=1017.0, gust=42, sun=8.5, sun_amp=2.5, evap=6.0, cloud=-0.3, wind=15, amount=7),
     "tasmania": dict(rain_amp=0.2, rain_peak=260, tmax=17.5, tamp=5.0, dtr=8.0, hum9=67, hum3=52, hum_amp=3,
                      pressure=1014.0, gust=45, sun=6.2, sun_amp=2.8, evap=3.5, cloud=0.5, wind=14, amount=5),
@@ -287,6 +287,7 @@ def station_table() -> dict[str, np.ndarray]:
 def _spark_ops() -> _Ops:
     table = station_table()
 
+    @cache  # each lookup is a 49-value array literal: build it once per column of parameters
     def param(name: str) -> Column:
         return F.element_at(F.array(*[F.lit(float(v)) for v in table[name]]), F.col("_loc") + 1)
 
@@ -578,8 +579,8 @@ def generate(spark: SparkSession, config: UsecaseConfig, months: list[str], rows
             **_statistics(spark, config, base, month),
             "rows_per_month_note": "not used: one row per station and day (49 stations x the month's days)",
             "process": {
-                "regime_wetness": REGIME_WETNESS, "regime_shares": REGIME_SHARES,
-                "regime_rain_logit": REGIME_RAIN_LOGIT, "renewal_rate": RENEWAL_RATE,
+                "regime_wetness": list(REGIME_WETNESS), "regime_shares": list(REGIME_SHARES),
+                "regime_rain_logit": list(REGIME_RAIN_LOGIT), "renewal_rate": RENEWAL_RATE,
                 "informative": {e.column: ("change since Pressure9am" if e.relative_to else "value") for e in EMISSIONS}
                 | {"RainToday": "rain today", "Rainfall": "only through RainToday"},
                 "station_gaps": {name: len(stations) for name, stations in STATION_GAPS.items()},
