@@ -25,7 +25,7 @@ touch the rows the floor is computed on.
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Observation, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from sparkmlops import lake, quality
@@ -152,30 +152,38 @@ def month_frame(spark: SparkSession, month: str, rows: int, seed: int) -> DataFr
     return add_quirks(build_outages(draw(spark, month, rows, seed), month), month)
 
 
-def _statistics_columns(config: UsecaseConfig) -> list[Column]:
-    """Rows, clean rows, the floor's inputs and quirk counts in one aggregation.
+# How each quirk shows in the written rows (no clean row looks like this).
+QUIRK_SIGNS = {
+    "open_outage": "duration_days IS NULL",
+    "unrecorded_type": "maintenance_type IS NULL",
+    "unassessed_complexity": "complexity = 0",
+    "unknown_resources": "resources = -1",
+    "late_registration": f"date_format(start_date, 'yyyy-MM') != {lake.MONTH_COLUMN}",
+}
 
-    The cleaning rules are evaluated as the pipeline does (a NULL predicate fails) over
-    rows that carry ``_lake_month``.
+
+def _statistics(spark: SparkSession, config: UsecaseConfig, base: str, month: str) -> dict:
+    """Manifest fields from the month as written, read back as the pipeline reads it.
+
+    One aggregation; the cleaning rules are evaluated as the pipeline does (a NULL
+    predicate fails). Every clean row has Var(duration | features) = NOISE_SD², so the
+    floor is NOISE_SD and the ceiling is 1 − NOISE_SD² / Var(duration) over the same rows.
+    Not an ``Observation`` on the write: in Spark 4.1.1, once a session has used one, its
+    ObservationManager makes the session unserialisable, and scoring with a fitted
+    RandomForestClassificationModel (whose training summary holds the session) then fails
+    with "Task not serializable" in that session.
     """
+    rows, _ = lake.read_month(spark, base, month, config.data.columns, config.data.column_aliases)
     keep = quality.keep_expression(config.cleaning.rules)
     clean_duration = F.when(keep, F.col("duration_days"))
-    return [
+    row = rows.agg(
         F.count(F.lit(1)).alias("rows"),
         F.count(clean_duration).alias("clean_rows"),
         F.var_pop(clean_duration).alias("var_duration"),
         F.min(clean_duration).alias("min_duration"),
-        F.avg(F.col("_corrective").cast("double")).alias("corrective_share"),
-        *[F.sum(F.col(f"_q_{name}").cast("long")).alias(f"q_{name}") for name in QUIRK_NAMES],
-    ]
-
-
-def _statistics(row: dict) -> dict:
-    """Manifest fields from the aggregated row.
-
-    Every clean row has Var(duration | features) = NOISE_SD², so the floor is NOISE_SD
-    and the ceiling is 1 − NOISE_SD² / Var(duration) over the same rows.
-    """
+        F.avg((F.col("maintenance_type") == "corrective").cast("double")).alias("corrective_share"),
+        *[F.sum(F.coalesce(F.expr(sign), F.lit(False)).cast("long")).alias(f"q_{name}") for name, sign in QUIRK_SIGNS.items()],
+    ).first().asDict()
     variance = row["var_duration"]
     floor = NOISE_SD if row["clean_rows"] else None
     ceiling = round(1 - NOISE_SD**2 / variance, 6) if variance else None
@@ -194,7 +202,7 @@ def _statistics(row: dict) -> dict:
 def generate(spark: SparkSession, config: UsecaseConfig, months: list[str], rows_per_month: int, seed: int) -> dict:
     """Write each month to ``lake.month_uri(base, month)`` and its manifest to ``<base>/_manifests/``.
 
-    The month's statistics are one aggregation observed while the Parquet is written.
+    The month's statistics are one aggregation over the month read back from the lake.
 
     Args:
         spark: the session.
@@ -211,13 +219,11 @@ def generate(spark: SparkSession, config: UsecaseConfig, months: list[str], rows
     lake.check_store(spark, base)
     manifests = {}
     for month in months:
-        observation = Observation()
-        frame = month_frame(spark, month, rows_per_month, seed).withColumn(lake.MONTH_COLUMN, F.lit(month))
-        observed = frame.observe(observation, *_statistics_columns(config))
-        real_layout(observed, config).write.mode("overwrite").parquet(lake.month_uri(base, month))
+        real_layout(month_frame(spark, month, rows_per_month, seed), config).write.mode("overwrite").parquet(
+            lake.month_uri(base, month))
         manifest = {
             "generator": GENERATOR, "generator_version": GENERATOR_VERSION, "seed": seed, "month": month,
-            **_statistics(observation.get),
+            **_statistics(spark, config, base, month),
             "process": {
                 "formula": "duration_days = base_days + 5*corrective + 2*complexity - 0.1*staff + 10*(1 - resources) + N(0, noise_sd^2)",
                 "base_days": BASE_DAYS, "noise_sd": NOISE_SD, "p_corrective": P_CORRECTIVE,
