@@ -380,21 +380,25 @@ def cmd_demo(args, config, run_id):
     return EXIT_OK
 
 
+def _metric_text(value) -> str:
+    return "-" if value is None or value != value else f"{value:.3f}"  # value != value: NaN
+
+
 def summary_line(report: dict) -> str:
+    """``2023-06: <decision reason> (candidate RMSE 4.021, MAE 1.834, R² 0.971)`` — the promotion metrics."""
     decision = report.get("decision", {})
-    metrics = report.get("metrics", {}).get("candidate", {}).get("overall", {})
+    overall = report.get("metrics", {}).get("candidate", {}).get("overall", {})
+    metrics = ", ".join(f"{display(m)} {_metric_text(overall.get(m))}" for m in report.get("promotion_metrics", []))
     prefix = "already decided (rerun, nothing changed): " if report.get("rerun") else ""
-    return (f"{report.get('window', {}).get('test_month')}: {prefix}{decision.get('reason')} "
-            f"(candidate RMSE {metrics.get('rmse', float('nan')):.3f})")
+    line = f"{report.get('window', {}).get('test_month')}: {prefix}{decision.get('reason')}"
+    return line + (f" (candidate {metrics})" if metrics else "")
 
 
 def demo_table(reports: list[dict]) -> str:
-    """One line per test month: rows, metrics of candidate and current, decision."""
-    def fmt(value):
-        return "-" if value is None else f"{value:.3f}"
-
-    header = (f"{'month':7} {'read':>8} {'cleaned':>8} {'trained':>8}  {'RMSE cand/cur':>15} {'MAE cand/cur':>15} "
-              f"{'R² cand/cur':>13}  decision")
+    """One line per test month: rows, the promotion metrics of candidate and current, decision."""
+    metrics = reports[0].get("promotion_metrics", []) if reports else []
+    header = f"{'month':7} {'read':>8} {'cleaned':>8} {'trained':>8}  " + " ".join(
+        f"{display(m) + ' cand/cur':>17}" for m in metrics) + "  decision"
     lines = [header, "-" * len(header)]
     for report in reports:
         rows = report["rows"]
@@ -402,9 +406,8 @@ def demo_table(reports: list[dict]) -> str:
         cleaned = rows["train"]["rows_removed"] + rows["test"]["rows_removed"]
         cand = report["metrics"]["candidate"]["overall"]
         cur = (report["metrics"].get("current") or {}).get("overall", {})
-        pair = lambda m: f"{fmt(cand.get(m))}/{fmt(cur.get(m))}"  # noqa: E731
-        lines.append(f"{report['window']['test_month']:7} {read:>8} {cleaned:>8} {report['rows_trained_on']:>8}  "
-                     f"{pair('rmse'):>15} {pair('mae'):>15} {pair('r2'):>13}  "
+        pairs = " ".join(f"{_metric_text(cand.get(m)) + '/' + _metric_text(cur.get(m)):>17}" for m in metrics)
+        lines.append(f"{report['window']['test_month']:7} {read:>8} {cleaned:>8} {report['rows_trained_on']:>8}  {pairs}  "
                      f"{'(rerun) ' if report.get('rerun') else ''}{report['decision']['reason']}")
     return "\n".join(lines)
 

@@ -108,6 +108,13 @@ class DataConfig(_Frozen):
                 raise ValueError(f"data.column_aliases maps '{alias}' to '{canonical}', which is not in data.columns")
         if self.columns[self.timestamp_column] != "timestamp":
             raise ValueError(f"data.timestamp_column '{self.timestamp_column}' must have type timestamp in data.columns")
+        kind = self.columns[self.target]
+        if self.labels is not None and kind in ("long", "int", "double"):
+            try:
+                float(self.labels.positive), float(self.labels.negative)
+            except ValueError:
+                raise ValueError(f"data.labels must be numbers because the target {self.target} is a {kind} column "
+                                 f"(got '{self.labels.positive}' and '{self.labels.negative}')") from None
         return self
 
 
