@@ -339,16 +339,8 @@ class Registry:
                 "Promote another archived model with `registry promote --force` instead.",
             )
         previous = chain[-2]
-        decided_at = _now()
-        state["current"] = {**self._archived_entry(previous), "promoted_at": decided_at}
-        record = {
-            "run_id": run_id, "decided_at": decided_at, "version": previous, "outcome": ROLLED_BACK,
-            "promoted": True, "comparison": {}, "previous_current": current["version"],
-            "reason": f"rolled back from {current['version']} to {previous}" + (f": {reason}" if reason else ""),
-        }
-        state["history"].append(record)
-        self._commit(state)
-        return record
+        return self._commit_new_current(state, self._archived_entry(previous), run_id, ROLLED_BACK, current["version"],
+                                        f"rolled back from {current['version']} to {previous}", reason)
 
     def promote_candidate(self, run_id: str, reason: str) -> dict:
         """Force the candidate slot's model into the current slot (a ``forced`` record).
@@ -374,16 +366,8 @@ class Registry:
             raise UsageError(f"Candidate {candidate['version']} of {self.usecase} is already the current model.",
                              "Promoting it again would change nothing.", "")
         previous = current["version"] if current else None
-        decided_at = _now()
-        state["current"] = {**candidate, "promoted_at": decided_at}
-        record = {
-            "run_id": run_id, "decided_at": decided_at, "version": candidate["version"], "outcome": "forced",
-            "promoted": True, "comparison": {}, "previous_current": previous,
-            "reason": f"forced promotion of {candidate['version']} (was {previous or 'none'})" + (f": {reason}" if reason else ""),
-        }
-        state["history"].append(record)
-        self._commit(state)
-        return record
+        summary = f"forced promotion of {candidate['version']} (was {previous or 'none'})"
+        return self._commit_new_current(state, candidate, run_id, "forced", previous, summary, reason)
 
     def repair(self) -> None:
         """Re-sync the slot copies with the JSON and remove what crashed runs left.
@@ -443,6 +427,23 @@ class Registry:
         except BaseException:
             self.store.remove(temp)
             raise
+
+    def _commit_new_current(self, state: dict, entry: dict, run_id: str, outcome: str, previous: str | None,
+                            summary: str, reason: str) -> dict:
+        """Commit an operator's change of the current model (no comparison); returns its record.
+
+        The record's reason is ``summary``, then ``: reason`` when the operator gave one.
+        """
+        decided_at = _now()
+        state["current"] = {**entry, "promoted_at": decided_at}
+        record = {
+            "run_id": run_id, "decided_at": decided_at, "version": entry["version"], "outcome": outcome,
+            "promoted": True, "comparison": {}, "previous_current": previous,
+            "reason": summary + (f": {reason}" if reason else ""),
+        }
+        state["history"].append(record)
+        self._commit(state)
+        return record
 
     def _commit(self, state: dict) -> None:
         """The commit point: replace the JSON atomically, then refresh the slot copies."""
