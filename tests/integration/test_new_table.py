@@ -77,9 +77,8 @@ def snapshot(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture()
-def bad_lake(churn_run, tmp_path):
-    """A copy of the use case with its own lake, registry and reports."""
-    root, _, _ = churn_run
+def bad_lake(tmp_path, spark):
+    """The use case with its own lake, registry and reports."""
     raw = churn.churn_yaml(tmp_path)
     return tmp_path, churn.write_yaml(tmp_path, raw), raw
 
