@@ -360,5 +360,6 @@ def move_folder(spark: SparkSession, source: str, target: str) -> None:
         raise DataError(
             f"Could not move {source} to {target}.",
             "The filesystem refused the rename (its answer gives no reason).",
-            "Check that the lake is writable, then ingest again: months already moved are complete, the others unchanged.",
+            "Check that the lake is writable, then ingest again (months already moved are complete; the one being "
+            "moved may be missing until then).",
         )

@@ -7,10 +7,9 @@ row that could not be split into columns (and :data:`MALFORMED_AT`, where it is)
 
 :func:`parse` then runs **one** aggregation over all columns: the malformed rows (count
 and one example) and, for each text column whose YAML type is not ``string``, the
-non-null values whose ``try_cast`` (or the reader's parser) gives null (count and one
-example). Under Spark 4's ANSI mode a plain cast of such a value would fail inside a task
-with a stack trace halfway through the write; found here, it is one paragraph and the
-lake is untouched. Texts listed in ``data.source.null_values`` count as missing.
+non-null values whose ``try_cast`` gives null (count and one example). Under Spark 4's
+ANSI mode a plain cast of such a value would fail inside a task with a stack trace
+halfway through the write; found here, it is one paragraph and the lake is untouched. Texts listed in ``data.source.null_values`` count as missing.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
 
@@ -75,8 +74,14 @@ def read_errors(raw: RawSource) -> Iterator[None]:
         raise known from None
 
 
-def _quoted(name: str) -> Column:
-    return F.col(f"`{name}`")
+def ident(name: str) -> str:
+    """A column name quoted for Spark SQL text."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def literal(text: str) -> str:
+    """A string literal for Spark SQL text."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _text(value: object) -> str:
@@ -86,6 +91,9 @@ def _text(value: object) -> str:
 
 def parse(raw: RawSource, data: DataConfig, where: str) -> DataFrame:
     """Check the source's rows and values in one aggregation, then return them parsed.
+
+    Expressions are built as SQL text: one call into the JVM for all columns instead of
+    several per column, which for SECOM's 590 columns is seconds against milliseconds.
 
     Args:
         raw: the source as read.
@@ -112,47 +120,52 @@ def parse(raw: RawSource, data: DataConfig, where: str) -> DataFrame:
             "Ingest a file that has them, or fix data.columns / data.column_aliases in the YAML.",
         )
     text = {c for c in data.columns if isinstance(frame.schema[names[c]].dataType, StringType)}
-    nulls = list(data.source.null_values)
-    values = {}
+    nulls = ", ".join(literal(n) for n in data.source.null_values)
+    values = []
     for column in data.columns:
-        value = _quoted(names[column])
+        value = ident(names[column])
         if column in text and nulls:
-            value = F.when(value.isin(nulls), F.lit(None)).otherwise(value)
-        values[column] = value
-    parsed = {c: values[c].try_cast(data.columns[c]) for c in data.columns if c in text and data.columns[c] != "string"}
-    has_malformed = MALFORMED in frame.columns
-    if parsed or has_malformed:
+            value = f"CASE WHEN {value} IN ({nulls}) THEN NULL ELSE {value} END"
+        values.append(f"{value} AS {ident(column)}")
+    helpers = [ident(h) for h in _HELPERS if h in frame.columns]
+    frame = frame.selectExpr(*values, *helpers)
+    parsed = {c: f"TRY_CAST({ident(c)} AS {data.columns[c].upper()})"
+              for c in data.columns if c in text and data.columns[c] != "string"}
+    if parsed or helpers:
         with read_errors(raw):
-            _check(raw, frame, values, parsed, data, where, has_malformed)
-    return frame.select(*[parsed.get(c, values[c]).alias(c) for c in data.columns])
+            _check(raw, frame, parsed, data, where)
+    return frame.selectExpr(*[f"{parsed.get(c, ident(c))} AS {ident(c)}" for c in data.columns])
 
 
-def _check(raw: RawSource, frame: DataFrame, values: dict[str, Column], parsed: dict[str, Column], data: DataConfig,
-           where: str, has_malformed: bool) -> None:
-    """The one aggregation (one result row, two values per column: bounded whatever the source size)."""
-    good_row = F.col(MALFORMED).isNull() if has_malformed else F.lit(True)
-    exprs = []
-    for index, (column, value) in enumerate(parsed.items()):
-        bad = good_row & values[column].isNotNull() & value.isNull()
-        exprs += [F.sum(F.when(bad, 1).otherwise(0)).alias(f"bad_{index}"),
-                  F.first(F.when(bad, values[column]), ignorenulls=True).alias(f"example_{index}")]
+def _check(raw: RawSource, frame: DataFrame, parsed: dict[str, str], data: DataConfig, where: str) -> None:
+    """The one aggregation: each row yields one entry per problem (a value that does not parse,
+    or the row itself when malformed), grouped by column. At most one result row per
+    column comes back to the driver, whatever the size of the source."""
+    has_malformed = MALFORMED in frame.columns
+    good_row = f"{ident(MALFORMED)} IS NULL" if has_malformed else "TRUE"
+    entries = [f"CASE WHEN {good_row} AND {ident(c)} IS NOT NULL AND {cast} IS NULL "
+               f"THEN named_struct('column', {literal(c)}, 'value', {ident(c)}, 'at', CAST(NULL AS STRING)) END"
+               for c, cast in parsed.items()]
     if has_malformed:
-        at = F.col(MALFORMED_AT) if MALFORMED_AT in frame.columns else F.lit("")
-        exprs += [F.count(F.col(MALFORMED)).alias("malformed"),
-                  F.first(F.when(~good_row, F.struct(at.alias("at"), F.col(MALFORMED).alias("what"))),
-                          ignorenulls=True).alias("malformed_example")]
-    row = frame.agg(*exprs).first()
-    if has_malformed and row["malformed"]:
-        example = row["malformed_example"]
-        at = example["at"] or ""
+        at = f"CAST({ident(MALFORMED_AT)} AS STRING)" if MALFORMED_AT in frame.columns else "CAST(NULL AS STRING)"
+        entries.append(f"CASE WHEN NOT ({good_row}) THEN named_struct('column', CAST(NULL AS STRING), "
+                       f"'value', CAST({ident(MALFORMED)} AS STRING), 'at', {at}) END")
+    problems = frame.selectExpr(f"explode(filter(array({', '.join(entries)}), entry -> entry IS NOT NULL)) AS entry")
+    found = {row["column"]: row for row in problems.groupBy(F.col("entry.column").alias("column")).agg(
+        F.count(F.lit(1)).alias("count"), F.first("entry.value").alias("example"), F.first("entry.at").alias("at"),
+    ).collect()}  # bounded: one row per column at most
+    malformed = found.pop(None, None)
+    if malformed is not None:
+        at = malformed["at"] or ""
         if raw.locate is not None:
-            at = raw.locate(at, example["what"])
+            at = raw.locate(at, malformed["example"])
         raise DataError(
-            f"Source {where} has {row['malformed']} malformed row(s), e.g. {at + ': ' if at else ''}{_text(example['what'])}.",
+            f"Source {where} has {malformed['count']} malformed row(s), e.g. {at + ': ' if at else ''}"
+            f"{_text(malformed['example'])}.",
             raw.malformed_why,
             raw.malformed_fix + " Nothing was written to the lake.",
         )
-    failures = [(column, int(row[f"bad_{i}"]), row[f"example_{i}"]) for i, column in enumerate(parsed) if row[f"bad_{i}"]]
+    failures = [(c, found[c]["count"], found[c]["example"]) for c in parsed if c in found]  # YAML order
     if failures:
         shown = "; ".join(f"{column} ({data.columns[column]}): {count} value(s), e.g. '{_text(example)}'"
                           for column, count, example in failures[:_SHOWN_COLUMNS])
