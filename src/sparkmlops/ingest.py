@@ -67,6 +67,8 @@ def ingest(spark: SparkSession, config: UsecaseConfig, source: str, month: str |
     data = config.data
     lake.check_store(spark, data.base_path)
     with _raw_source(spark, config, source, uri, batch_rows) as raw:
+        # A text source is scanned twice (the checks, then the write): caching it would hold
+        # the whole source in executor memory to save one scan of a file that is read anyway.
         frame = lake.normalize(source_checks.parse(raw, data, source), data.columns, data.column_aliases)
         with source_checks.read_errors(raw):
             if month:

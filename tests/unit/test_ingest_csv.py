@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from sparkmlops import cli, lake
 from tests.support.configs import small_taxi_config
 from tests.support.source_files import tree, usecase_config, weather_csv, weather_row
-from tests.support.taxi_files import arrow_table, parse_result
+from tests.support.taxi_files import COLUMNS, arrow_table, parse_result
 
 RAIN_TYPES = {"Date": "timestamp", "Location": "string", "MinTemp": "double", "WindGustDir": "string",
               "Sunshine": "double", "Cloud3pm": "double", "RainToday": "string", "RainTomorrow": "string"}
@@ -207,8 +208,6 @@ def test_parquet_source_spanning_months_is_split(spark, tmp_path, capsys):
     """Three months of taxi rows in one pandas-style file (ns timestamps: converted first), no month in its name."""
     config_file, _ = small_taxi_config(tmp_path, str(tmp_path / "lake"))
     lake_root = tmp_path / "lake"
-    import pyarrow as pa
-
     parts = [arrow_table(rows, month, unit="ns") for rows, month in ((4, "2023-01"), (3, "2023-02"), (5, "2023-03"))]
     source = tmp_path / "yellow_tripdata_q1.parquet"
     pq.write_table(pa.concat_tables(parts), source)
@@ -220,11 +219,22 @@ def test_parquet_source_spanning_months_is_split(spark, tmp_path, capsys):
     assert {e["column"] for e in result["converted_columns"]} == {"tpep_pickup_datetime", "tpep_dropoff_datetime"}
     assert lake.list_months(spark, str(lake_root)) == ["2023-01", "2023-02", "2023-03"]
     assert not list(lake_root.glob("_staging*"))
-    frame, _ = lake.read_month(spark, str(lake_root), "2023-02", *_taxi_columns())
+    frame, _ = lake.read_month(spark, str(lake_root), "2023-02", COLUMNS, {"Airport_fee": "airport_fee"})
     assert frame.filter("date_format(tpep_pickup_datetime, 'yyyy-MM') = '2023-02'").count() == 3
 
 
-def _taxi_columns():
-    from tests.support.taxi_files import COLUMNS
 
-    return COLUMNS, {"Airport_fee": "airport_fee"}
+def test_parquet_text_column_that_does_not_parse_is_found_before_writing(spark, tmp_path, capsys):
+    """A Parquet column stored as text where the YAML says double: checked like CSV values (under ANSI a
+    plain cast would fail inside a task halfway through the write)."""
+    config_file, _ = small_taxi_config(tmp_path, str(tmp_path / "lake"))
+    table = arrow_table(4, "2023-03")
+    index = table.schema.get_field_index("passenger_count")
+    table = table.set_column(index, "passenger_count", pa.array(["1", "two", None, "3"]))
+    source = tmp_path / "yellow_tripdata_2023-03.parquet"
+    pq.write_table(table, source)
+
+    code, _, err = ingest(config_file, source, capsys, usecase="taxi_fare")
+
+    assert code == 3 and "passenger_count (double): 1 value(s), e.g. 'two'" in err
+    assert tree(tmp_path / "lake") == {}
