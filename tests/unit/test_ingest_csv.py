@@ -139,7 +139,7 @@ def existing(spark, rain, tmp_path, capsys):
 @pytest.mark.parametrize("line, problem", [
     ("2009-01-20,Albury,1.5", "too few fields"),
     ("2009-01-20,Albury,\"1.5,2.5" + ",1" * 20, "a quote left open"),
-])
+], ids=["too_few_fields", "quote_left_open"])
 def test_malformed_row_names_the_file_and_line_and_changes_nothing(spark, rain, existing, tmp_path, capsys, line, problem):
     config_file, lake_root = rain
     source = weather(tmp_path, "bad.csv", lines=[line])
