@@ -51,11 +51,14 @@ SUBCOMMANDS = {
         "sparkmlops generate --usecase taxi_fare --months 2023-01:2023-06 --rows-per-month 50000",
     ),
     "ingest": (
-        "put a real source file into the lake month it belongs to",
-        "Check a source file (e.g. the TLC's yellow_tripdata_2023-01.parquet), normalise column "
-        "spelling and types as the use case's YAML describes, and write it to its lake month. "
-        "Nothing is written when the file is unusable.",
-        "sparkmlops ingest --usecase taxi_fare --source yellow_tripdata_2023-01.parquet",
+        "put a real source (Parquet, CSV, an adapter's files) into its lake month(s)",
+        "Check a source (data.source in the YAML: a Parquet or CSV file or folder, e.g. the TLC's "
+        "yellow_tripdata_2023-01.parquet or weatherAUS.csv, or the files a source adapter reads, e.g. "
+        "SECOM's), normalise column spelling and types as the use case's YAML describes, and write it "
+        "to the lake: to one month with --month or a YYYY-MM in the file name, else split into months "
+        "by the timestamp column (the months it covers are replaced). Nothing is written when the "
+        "source is unusable.",
+        "sparkmlops ingest --usecase rain_tomorrow --source weatherAUS.csv",
     ),
     "train": (
         "train, score candidate and current, decide, report",
@@ -151,8 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
 
     ing = _subcommand(sub, "ingest", common)
-    ing.add_argument("--source", required=True, metavar="FILE", help="a Parquet file (or folder), local or s3a://")
-    ing.add_argument("--month", metavar="YYYY-MM", help="the month the file holds (default: read from its name)")
+    ing.add_argument("--source", required=True, metavar="PATH",
+                     help="a Parquet or CSV file or folder (data.source.format), or an adapter's folder; local or s3a://")
+    ing.add_argument("--month", metavar="YYYY-MM",
+                     help="write everything to this month (default: the YYYY-MM in the file name; "
+                          "without one, split into months by the timestamp column)")
 
     train = _subcommand(sub, "train", common)
     train.add_argument("--force", action="store_true", help="promote the candidate whatever the metrics and gates say")
