@@ -265,7 +265,8 @@ def normalize(frame: DataFrame, columns: dict[str, str], aliases: dict[str, str]
         if alias in frame.columns and canonical not in frame.columns:
             frame = frame.withColumnRenamed(alias, canonical)
     actual = {name.lower(): name for name in frame.columns}
-    return frame.select(*[F.col(f"`{actual[name.lower()]}`").cast(kind).alias(name) for name, kind in columns.items()])
+    # SQL text, not one py4j Column per column: SECOM's 592 columns cost ms instead of ~1.5 s
+    return frame.selectExpr(*[f"CAST(`{actual[name.lower()]}` AS {kind}) AS `{name}`" for name, kind in columns.items()])
 
 
 def read_month(
