@@ -62,3 +62,25 @@ def test_a_regression_search_minimises_its_error(rows, tmp_path):
     _, summary = search.fit(cfg, labelled)
     assert summary["metric"] == "mae" and summary["higher_is_better"] is False
     assert summary["best_mae"] == min(entry["mae"] for entry in summary["table"])
+
+
+@pytest.mark.parametrize("estimator", ["LogisticRegression", "RandomForestClassifier"])
+def test_fitted_classifiers_score_after_the_session_used_an_observation(spark, estimator):
+    """Spark keeps a training summary holding the session; once an Observation was used (the taxi
+    generator does) scoring such a model fails with "Task not serializable" unless it is dropped."""
+    from pyspark.ml import Pipeline, classification
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.sql import Observation
+
+    frame = spark.range(100).select((F.col("id") % 7).cast("double").alias("x"), (F.col("id") % 2).cast("double").alias("label"))
+    observation = Observation()
+    frame.observe(observation, F.count(F.lit(1)).alias("n")).count()
+    assert observation.get["n"] == 100
+    fitted = Pipeline(stages=[VectorAssembler(inputCols=["x"], outputCol="features"),
+                              getattr(classification, estimator)()]).fit(frame)
+    with pytest.raises(Exception, match="not serializable"):
+        fitted.transform(frame).select(vector_to_array("probability")[1]).collect()
+    cleaned = search.without_training_summaries(fitted)
+    assert not cleaned.stages[-1].hasSummary
+    assert len(cleaned.transform(frame).select(vector_to_array("probability")[1]).collect()) == 100
