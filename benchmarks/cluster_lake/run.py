@@ -113,7 +113,7 @@ def main() -> None:
     from sparkmlops.datagen import taxi
     from sparkmlops.session import build_session
     from tests.support.configs import small_taxi_config
-    from tests.support.s3server import free_port, start_s3_server
+    from tests.support.s3server import free_port, free_port_run, start_s3_server
 
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
@@ -145,7 +145,7 @@ def main() -> None:
         for name, lake_uri in (("local2_folder", folder_lake), ("local2_s3", s3_lake)):
             run(name, "local[2]", lake_uri, local, [])
         started = time.perf_counter()
-        status = cluster.start(run_dir, workers=2, cores=1, memory="2g", master_port=free_port(), webui_port=free_port())
+        status = cluster.start(run_dir, workers=2, cores=1, memory="2g", master_port=free_port(), webui_port=free_port_run(3))
         results["cluster_startup_seconds"] = round(time.perf_counter() - started, 1)
         for name, lake_uri in (("cluster_folder", folder_lake), ("cluster_s3", s3_lake)):
             run(name, status.master_url, lake_uri, on_cluster, status.pids)

@@ -207,7 +207,12 @@ def stop(run_dir: Path, timeout: float = 30) -> list[int]:
             _signal_group(pid, signal.SIGTERM)
             stopped.append(pid)
     deadline = time.monotonic() + timeout
-    while any(pid_alive(pid) for pid in stopped) and time.monotonic() < deadline:
+    # Reap while waiting: a daemon this process started stays a zombie (and "alive" to
+    # kill(pid, 0)) until reaped, which made every stop wait out the whole timeout.
+    while time.monotonic() < deadline:
+        _reap(stopped)
+        if not any(pid_alive(pid) for pid in stopped):
+            break
         time.sleep(0.2)
     for pid in stopped:
         if pid_alive(pid):

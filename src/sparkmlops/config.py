@@ -73,12 +73,22 @@ class LabelsConfig(_Frozen):
 
 
 class SourceConfig(_Frozen):
-    """How ``ingest`` reads a source file."""
+    """How ``ingest`` reads a source (an adapter, when named, wins over ``format``)."""
 
     format: Literal["parquet", "csv"] = "parquet"
     adapter: str | None = Field(default=None, description="module under sparkmlops.sources for a multi-file source")
-    null_values: list[str] = Field(default_factory=list, description="CSV: texts that mean missing (e.g. NA)")
-    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    null_values: list[str] = Field(default_factory=list,
+                                   description="texts that mean missing in the source's text columns (CSV: e.g. NA)")
+    delimiter: str = Field(default=",", min_length=1, max_length=1, description="CSV: the field separator")
+
+    @field_validator("adapter")
+    @classmethod
+    def _known_adapter(cls, name: str | None) -> str | None:
+        from sparkmlops.sources import available_adapters, unknown_adapter_message
+
+        if name is not None and name not in available_adapters():
+            raise ValueError(unknown_adapter_message(name))
+        return name
 
 
 class DataConfig(_Frozen):
@@ -108,6 +118,13 @@ class DataConfig(_Frozen):
                 raise ValueError(f"data.column_aliases maps '{alias}' to '{canonical}', which is not in data.columns")
         if self.columns[self.timestamp_column] != "timestamp":
             raise ValueError(f"data.timestamp_column '{self.timestamp_column}' must have type timestamp in data.columns")
+        kind = self.columns[self.target]
+        if self.labels is not None and kind in ("long", "int", "double"):
+            try:
+                float(self.labels.positive), float(self.labels.negative)
+            except ValueError:
+                raise ValueError(f"data.labels must be numbers because the target {self.target} is a {kind} column "
+                                 f"(got '{self.labels.positive}' and '{self.labels.negative}')") from None
         return self
 
 

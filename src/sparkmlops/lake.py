@@ -265,7 +265,8 @@ def normalize(frame: DataFrame, columns: dict[str, str], aliases: dict[str, str]
         if alias in frame.columns and canonical not in frame.columns:
             frame = frame.withColumnRenamed(alias, canonical)
     actual = {name.lower(): name for name in frame.columns}
-    return frame.select(*[F.col(f"`{actual[name.lower()]}`").cast(kind).alias(name) for name, kind in columns.items()])
+    # SQL text, not one py4j Column per column: SECOM's 592 columns cost ms instead of ~1.5 s
+    return frame.selectExpr(*[f"CAST(`{actual[name.lower()]}` AS {kind}) AS `{name}`" for name, kind in columns.items()])
 
 
 def read_month(
@@ -325,3 +326,41 @@ def read_months(
     for frame in frames[1:]:
         union = union.unionByName(frame)
     return union, files
+
+
+def delete_tree(spark: SparkSession, uri: str) -> None:
+    """Delete a folder (or file) and everything under it; nothing happens if it is absent."""
+    fs, path = _fs(spark, uri)
+    if fs.exists(path):
+        fs.delete(path, True)
+
+
+def list_folders(spark: SparkSession, uri: str) -> list[str]:
+    """URIs of the folders directly under ``uri`` (empty if it does not exist), sorted."""
+    fs, path = _fs(spark, uri)
+    if not fs.exists(path):
+        return []
+    return sorted(status.getPath().toString() for status in fs.listStatus(path) if status.isDirectory())
+
+
+def move_folder(spark: SparkSession, source: str, target: str) -> None:
+    """Move a folder to ``target`` with a Hadoop FileSystem rename, replacing what was there.
+
+    Works for local folders and s3a alike (on S3 a rename copies then deletes each object,
+    so a caller marks completion afterwards, e.g. with ``_SUCCESS``).
+
+    Raises:
+        DataError: the store refused the rename.
+    """
+    fs, src = _fs(spark, source)
+    _, dst = _fs(spark, target)
+    if fs.exists(dst):
+        fs.delete(dst, True)
+    fs.mkdirs(dst.getParent())  # a rename needs the target's parent folder on local and Hadoop filesystems
+    if not fs.rename(src, dst):
+        raise DataError(
+            f"Could not move {source} to {target}.",
+            "The filesystem refused the rename (its answer gives no reason).",
+            "Check that the lake is writable, then ingest again (months already moved are complete; the one being "
+            "moved may be missing until then).",
+        )

@@ -149,8 +149,11 @@ def train(spark: SparkSession, config: UsecaseConfig, ctx: RunContext) -> dict:
         window = resolve_run_window(spark, config)
         log.info(f"window test={window.test_month} train={','.join(window.train_months)} "
                  f"missing={','.join(window.missing_train_months) or '-'}")
+        inputs = load_inputs(spark, config, window, timer)
+        # Inputs that cannot train stop the run before the registry is touched (not even its lock).
+        quality.check_retention(inputs.rows, config.cleaning.min_retention)
+        get_task(config).check_inputs(inputs.rows)
         with registry.lock(ctx.run_id):
-            inputs = load_inputs(spark, config, window, timer)
             return _train_locked(spark, config, ctx, registry, inputs, timer, watch)
 
 
@@ -167,8 +170,6 @@ def _train_locked(
                  f"(run {earlier['run_id']}: {earlier['reason']}); nothing changes")
         report = reports.read_json(reports.report_path(ctx.reports_dir, config.usecase, window.test_month, "train")) or {}
         return {**report, "rerun": True, "decision": report.get("decision", earlier)}
-    quality.check_retention(inputs.rows, config.cleaning.min_retention)
-    task.check_inputs(inputs.rows)
     clean = task.with_label(quality.apply_rules(inputs.frame, config.cleaning.rules))
     train_rows, test_rows = clean.filter(F.col(quality.SPLIT_COLUMN) == TRAIN), clean.filter(F.col(quality.SPLIT_COLUMN) == TEST)
 

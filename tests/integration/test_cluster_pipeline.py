@@ -23,7 +23,7 @@ import yaml
 from sparkmlops import cli, cluster
 from sparkmlops.errors import UsageError
 from tests.support.configs import small_taxi_config
-from tests.support.s3server import exported, free_port, start_s3_server
+from tests.support.s3server import exported, free_port, free_port_run, start_s3_server
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -45,7 +45,7 @@ def lake(tmp_path_factory, spark):
 @pytest.fixture(scope="module")
 def standalone(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("cluster-run")
-    status = cluster.start(run_dir, workers=2, cores=1, memory="1g", master_port=free_port(), webui_port=free_port())
+    status = cluster.start(run_dir, workers=2, cores=1, memory="1g", master_port=free_port(), webui_port=free_port_run(3))
     try:
         yield run_dir, status
     finally:
@@ -80,7 +80,7 @@ def test_status_shows_two_alive_workers_and_a_second_start_is_refused(standalone
     assert worker_pids == sorted(int((run_dir / "pids" / f"worker-{i}.pid").read_text()) for i in (1, 2))
     assert all(_alive(pid) for pid in current.pids) and len(current.pids) == 3
     with pytest.raises(UsageError, match="still running"):
-        cluster.start(run_dir, master_port=free_port(), webui_port=free_port())
+        cluster.start(run_dir, master_port=free_port(), webui_port=free_port_run(3))
 
 
 def test_month_runs_on_the_cluster_with_executors_on_both_workers(lake, standalone):
@@ -230,7 +230,7 @@ def _alive(pid: int) -> bool:
 
 def test_start_right_after_stop_in_a_loop(tmp_path):
     """Sockets of a just-stopped cluster may sit in TIME_WAIT; the next start must not refuse."""
-    run_dir, master_port, webui_port = tmp_path / "loop", free_port(), free_port()
+    run_dir, master_port, webui_port = tmp_path / "loop", free_port(), free_port_run(3)
     for _ in range(3):
         started = cluster.start(run_dir, workers=2, cores=1, memory="512m", master_port=master_port, webui_port=webui_port)
         try:

@@ -246,6 +246,36 @@ def test_ingest_converts_a_pandas_file_read_from_s3(s3_run, s3, spark, tmp_path,
     assert os.environ["MINIO_SECRET_KEY"] not in out + err
 
 
+def test_ingest_splits_a_csv_read_from_s3_into_s3_lake_months(s3, spark, tmp_path, capsys):
+    """weatherAUS-format CSV in the bucket, no month in its name: one Spark write, then each month moved
+    into YYYY/MM by S3A renames with its _SUCCESS; the staging prefix is gone afterwards."""
+    from tests.support.source_files import usecase_config, weather_csv, weather_row
+    from tests.support.taxi_files import parse_result
+
+    config_file = usecase_config("rain_tomorrow", tmp_path, f"s3a://{LAKE_BUCKET}/rain")
+    dates = ["2008-12-01", "2008-12-02", "2009-01-01", "NA", "2009-02-28"]
+    local = weather_csv(tmp_path / "weatherAUS.csv", [weather_row(date, i) for i, date in enumerate(dates)])
+    s3.client().upload_file(str(local), LAKE_BUCKET, "sources/weatherAUS.csv")
+    s3.client().put_object(Bucket=LAKE_BUCKET, Key="rain/2008/11/_SUCCESS", Body=b"")  # a month the CSV does not cover
+    s3.client().put_object(Bucket=LAKE_BUCKET, Key="rain/2008/11/part-0.parquet", Body=b"not touched")
+
+    code = cli.main(["ingest", "--usecase", "rain_tomorrow", "--config", str(config_file),
+                     "--source", f"s3a://{LAKE_BUCKET}/sources/weatherAUS.csv"])
+    out, err = capsys.readouterr()
+
+    assert code == 0, err
+    result = parse_result(out)
+    assert {e["month"]: e["rows"] for e in result["months"]} == {"2008-12": 2, "2009-01": 1, "2009-02": 1}
+    assert result["null_timestamp_rows"] == 1
+    stored = keys_under(s3, LAKE_BUCKET, "rain/")
+    for month in ("2008/12", "2009/01", "2009/02"):
+        assert f"rain/{month}/_SUCCESS" in stored
+        assert any(key.startswith(f"rain/{month}/part-") and key.endswith(".parquet") for key in stored)
+    assert not [key for key in stored if "_staging" in key or "_month=" in key]
+    assert s3.client().get_object(Bucket=LAKE_BUCKET, Key="rain/2008/11/part-0.parquet")["Body"].read() == b"not touched"
+    assert spark.read.parquet(f"s3a://{LAKE_BUCKET}/rain/2008/12").count() == 2
+
+
 def test_plain_pyspark_reads_the_s3_lake_with_no_flags(s3_run, s3, tmp_path):
     """What the `pyspark` shell does: no sparkmlops code, no --jars, no properties file; only MINIO_*."""
     import subprocess

@@ -27,6 +27,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_port_run(count: int) -> int:
+    """The first of ``count`` consecutive free ports (a cluster's web UIs use webui, webui+1, …)."""
+    from sparkmlops.cluster import port_free
+
+    for _ in range(200):
+        first = free_port()
+        if first + count < 65536 and all(port_free(first + i) for i in range(count)):
+            return first
+    raise RuntimeError(f"no {count} consecutive free ports found on 127.0.0.1")
+
+
 @dataclass
 class S3Server:
     """One moto_server process. ``keys`` holds (access, secret) valid on this server."""

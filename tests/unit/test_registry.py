@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sparkmlops import registry as registry_module
 from sparkmlops.errors import RegistryBusyError, UsageError
 from sparkmlops.promotion import Decision
-from sparkmlops.registry import SLOTS, Registry
+from sparkmlops.registry import SLOTS, Registry, local_store
 
 FIRST = Decision(True, "first_model", "first model: no current model, candidate passed the post-train gate", {})
 PROMOTE = Decision(True, "promoted", "promoted: RMSE and MAE improved, R² worse",
@@ -305,7 +304,7 @@ def test_json_write_is_atomic_and_leaves_no_temp_files(reg, monkeypatch):
     def failing_replace(source, target):
         raise OSError("disk full")
 
-    monkeypatch.setattr(registry_module, "_replace", failing_replace)
+    monkeypatch.setattr(local_store, "_replace", failing_replace)
     with reg.lock("b"), pytest.raises(OSError, match="disk full"):
         record_locked(reg, "b", PROMOTE)
     monkeypatch.undo()
@@ -347,7 +346,7 @@ def test_crash_at_a_named_step_leaves_old_or_new_state(reg, monkeypatch, crash_a
         raise SimulatedCrash()
 
     if crash_at == "json_replace":
-        monkeypatch.setattr(registry_module, "_replace", crash)
+        monkeypatch.setattr(local_store, "_replace", crash)
     else:
         monkeypatch.setattr(Registry, "_materialise", crash)
     with pytest.raises(SimulatedCrash):
@@ -370,7 +369,7 @@ def test_failed_view_refresh_after_commit_is_logged_not_raised(reg, monkeypatch,
     def failing_copy(source, target):
         raise OSError("no space left")
 
-    monkeypatch.setattr(registry_module, "_copy_tree", failing_copy)
+    monkeypatch.setattr(local_store, "_copy_tree", failing_copy)
     with caplog.at_level(logging.WARNING, logger="sparkmlops"):
         rec = record(reg, "b", PROMOTE)
     assert rec["version"] == reg.state()["current"]["version"] == "v0002"  # committed
@@ -391,7 +390,7 @@ def crash_on_call(monkeypatch, number: int) -> list[str]:
     """Make the ``number``-th call to any step raise SimulatedCrash; returns the call log."""
     calls: list[str] = []
     for name in STEPS:
-        real = getattr(registry_module, name)
+        real = getattr(local_store, name)
 
         def step(*args, _real=real, _name=name):
             calls.append(_name)
@@ -399,7 +398,7 @@ def crash_on_call(monkeypatch, number: int) -> list[str]:
                 raise SimulatedCrash(f"crash at step {number} ({_name})")
             return _real(*args)
 
-        monkeypatch.setattr(registry_module, name, step)
+        monkeypatch.setattr(local_store, name, step)
     return calls
 
 

@@ -18,7 +18,7 @@ import pytest
 from sparkmlops.errors import DataError, RegistryBusyError
 from sparkmlops.promotion import Decision
 from sparkmlops.registry import SLOTS, Registry
-from sparkmlops.registry_s3 import S3Store
+from sparkmlops.registry.s3_store import S3Store
 from tests.support.s3server import exported, free_port, start_s3_server
 
 BUCKET = "registry-bucket"

@@ -20,6 +20,22 @@ from sparkmlops.models.params import SEARCH_METRICS
 from sparkmlops.tasks.catalog import CLASSIFICATION
 
 
+def without_training_summaries(model: PipelineModel) -> PipelineModel:
+    """Drop the training summaries Spark keeps on fitted classifiers (logistic regression, forests).
+
+    A summary holds the SparkSession, and the model's probability UDF captures the model:
+    once the session has used an ``Observation`` (the taxi generator does), shipping that
+    UDF fails with "Task not serializable: ObservationManager". The report never reads the
+    summaries, and a model loaded from disk has none either.
+    """
+    from pyspark import SparkContext
+
+    for stage in model.stages:
+        if getattr(stage, "hasSummary", False):
+            stage._java_obj.setSummary(SparkContext._jvm.scala.Option.empty())  # setSummary is private[ml] in Scala only
+    return model
+
+
 def search_metric(config: UsecaseConfig) -> str:
     """The metric the search optimises: ``model.search.metric``, else the first promotion metric it can use."""
     usable = SEARCH_METRICS[config.task]
@@ -44,7 +60,7 @@ def fit(config: UsecaseConfig, rows: DataFrame, weighted: bool = False) -> tuple
     pipeline = build_pipeline(config, weighted)
     search = config.model.search
     if search is None:
-        return pipeline.fit(rows), None
+        return without_training_summaries(pipeline.fit(rows)), None
     estimator = pipeline.getStages()[-1]
     builder = ParamGridBuilder()
     for name, values in search.grid.items():
@@ -69,6 +85,6 @@ def fit(config: UsecaseConfig, rows: DataFrame, weighted: bool = False) -> tuple
             search.folds if search.method == "cross_validation" else search.train_ratio,
         "best_params": table[best]["params"], "best_" + metric: table[best][metric], "table": table,
     }
-    return fitted.bestModel, summary
+    return without_training_summaries(fitted.bestModel), summary
 
 

@@ -19,41 +19,40 @@ the model the JSON names: the old state or the new one, never a mix.
 :meth:`Registry.repair` (run whenever the lock is taken) re-syncs the copies and removes
 what crashed runs left behind.
 
-All storage goes through a :class:`Store`: :class:`LocalStore` (a folder or shared
-volume, the module-level helpers at the bottom) or ``registry_s3.S3Store`` (an
-``s3a://bucket/prefix`` root on any S3-compatible server), so the registry logic is the
-same for both.
+All storage goes through a :class:`~sparkmlops.registry.store.Store`:
+:class:`~sparkmlops.registry.local_store.LocalStore` (a folder or shared volume) or
+:class:`~sparkmlops.registry.s3_store.S3Store` (an ``s3a://bucket/prefix`` root on any
+S3-compatible server), so the registry logic is the same for both. It knows no
+estimator: a model is whatever ``save_model`` writes into the folder it is given, and
+its entry is whatever metadata the caller passes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import re
-import shutil
 import socket
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import Callable, Iterator
 
 from sparkmlops.errors import RegistryBusyError, SparkMlopsError, UsageError
 from sparkmlops.logs import get_logger
 from sparkmlops.processes import pid_alive
 from sparkmlops.promotion import Decision
-from sparkmlops.reports import json_safe as _json_safe
+from sparkmlops.registry.local_store import LocalStore
+from sparkmlops.registry.s3_store import S3Store
+from sparkmlops.registry.store import TEMP_PREFIX, VERSION_MARKER, Store
 
 SCHEMA_VERSION = 1
 SLOTS = ("current", "candidate")
 REGISTRY_FILE = "model_registry.json"
-VERSION_MARKER = "VERSION"
 ENTRY_FILE = "entry.json"
 MODEL_DIR = "model"
 LOCK_FILE = ".lock"
-# Everything a crashed step can leave behind starts with this; repair() deletes it.
-TEMP_PREFIX = ".tmp-"
 ROLLED_BACK = "rolled_back"
 _VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
 # Keys record_run() writes itself; record_extra must not overwrite them.
@@ -95,7 +94,7 @@ def _current_chain(history: list[dict]) -> list[str]:
 
 
 class Registry:
-    """File registry of one use case on a local path or a shared volume.
+    """File registry of one use case on a local folder, a shared volume or S3.
 
     Reading (:meth:`state`, :meth:`history`, :meth:`find_decision`,
     :meth:`model_path`) needs no lock; every write (:meth:`record_run`,
@@ -107,11 +106,11 @@ class Registry:
         """Point at ``<root>/<usecase>/``; nothing is created until the lock is taken.
 
         Args:
-            root: registry root, a folder or a ``file://`` URI.
+            root: registry root, a folder, a ``file://`` URI or an ``s3a://bucket/prefix`` URI.
             usecase: use case name (one folder under the root).
 
         Raises:
-            UsageError: the root is a remote URI or the use case name is not a plain name.
+            UsageError: the root has another URI scheme or the use case name is not a plain name.
         """
         root_text = os.fspath(root)
         if root_text.startswith("file://"):
@@ -120,20 +119,8 @@ class Registry:
             raise UsageError(f"'{usecase}' is not a valid use case name for the registry.", "",
                              "Use a plain name such as taxi_fare.")
         self.usecase = usecase
-        if root_text.startswith(("s3a://", "s3://")):
-            from sparkmlops.registry_s3 import S3Store
-
-            self.store: Store = S3Store(f"{root_text.rstrip('/')}/{usecase}")
-            self.dir = self.store.uri("")
-        elif "://" in root_text:
-            raise UsageError(
-                f"Registry root {root_text} is neither a local path nor an s3a:// URI.",
-                "The registry lives on a local or shared-volume folder, or on an S3-compatible store.",
-                "Pass a folder or s3a://bucket/prefix to --model-registry-path.",
-            )
-        else:
-            self.dir = Path(root_text) / usecase
-            self.store = LocalStore(self.dir)
+        self.store: Store = _open_store(root_text, usecase)
+        self.dir = self.store.uri("")
         self.file = self.store.uri(REGISTRY_FILE)
         self.lock_file = self.store.uri(LOCK_FILE)
         self._holder: dict | None = None  # our lock file's content while we hold it
@@ -352,16 +339,8 @@ class Registry:
                 "Promote another archived model with `registry promote --force` instead.",
             )
         previous = chain[-2]
-        decided_at = _now()
-        state["current"] = {**self._archived_entry(previous), "promoted_at": decided_at}
-        record = {
-            "run_id": run_id, "decided_at": decided_at, "version": previous, "outcome": ROLLED_BACK,
-            "promoted": True, "comparison": {}, "previous_current": current["version"],
-            "reason": f"rolled back from {current['version']} to {previous}" + (f": {reason}" if reason else ""),
-        }
-        state["history"].append(record)
-        self._commit(state)
-        return record
+        return self._commit_new_current(state, self._archived_entry(previous), run_id, ROLLED_BACK, current["version"],
+                                        f"rolled back from {current['version']} to {previous}", reason)
 
     def promote_candidate(self, run_id: str, reason: str) -> dict:
         """Force the candidate slot's model into the current slot (a ``forced`` record).
@@ -387,16 +366,8 @@ class Registry:
             raise UsageError(f"Candidate {candidate['version']} of {self.usecase} is already the current model.",
                              "Promoting it again would change nothing.", "")
         previous = current["version"] if current else None
-        decided_at = _now()
-        state["current"] = {**candidate, "promoted_at": decided_at}
-        record = {
-            "run_id": run_id, "decided_at": decided_at, "version": candidate["version"], "outcome": "forced",
-            "promoted": True, "comparison": {}, "previous_current": previous,
-            "reason": f"forced promotion of {candidate['version']} (was {previous or 'none'})" + (f": {reason}" if reason else ""),
-        }
-        state["history"].append(record)
-        self._commit(state)
-        return record
+        summary = f"forced promotion of {candidate['version']} (was {previous or 'none'})"
+        return self._commit_new_current(state, candidate, run_id, "forced", previous, summary, reason)
 
     def repair(self) -> None:
         """Re-sync the slot copies with the JSON and remove what crashed runs left.
@@ -457,6 +428,23 @@ class Registry:
             self.store.remove(temp)
             raise
 
+    def _commit_new_current(self, state: dict, entry: dict, run_id: str, outcome: str, previous: str | None,
+                            summary: str, reason: str) -> dict:
+        """Commit an operator's change of the current model (no comparison); returns its record.
+
+        The record's reason is ``summary``, then ``: reason`` when the operator gave one.
+        """
+        decided_at = _now()
+        state["current"] = {**entry, "promoted_at": decided_at}
+        record = {
+            "run_id": run_id, "decided_at": decided_at, "version": entry["version"], "outcome": outcome,
+            "promoted": True, "comparison": {}, "previous_current": previous,
+            "reason": summary + (f": {reason}" if reason else ""),
+        }
+        state["history"].append(record)
+        self._commit(state)
+        return record
+
     def _commit(self, state: dict) -> None:
         """The commit point: replace the JSON atomically, then refresh the slot copies."""
         self.store.write_json_atomic(REGISTRY_FILE, state)
@@ -497,101 +485,22 @@ class Registry:
         self.store.remove(aside)
 
 
-class Store(Protocol):
-    """What the registry needs from where it lives; keys are '/'-paths under the use case folder."""
-
-    def uri(self, key: str) -> Any: ...
-    def make_root(self) -> None: ...
-    def make_folder(self, key: str) -> None: ...
-    def read_text(self, key: str) -> str | None: ...
-    def exists(self, key: str) -> bool: ...
-    def list(self, key: str) -> list[str]: ...
-    def write_json_atomic(self, key: str, document: dict) -> None: ...
-    def write_marker(self, folder: str, version: str) -> None: ...
-    def create_exclusive(self, key: str, content: str) -> bool: ...
-    def replace_stale_lock(self, key: str, expected: str, content: str) -> bool: ...
-    def lock_is_expired(self, holder: dict) -> bool: ...
-    def rename(self, source: str, target: str) -> None: ...
-    def copy_tree(self, source: str, target: str) -> None: ...
-    def remove(self, key: str) -> None: ...
-
-
-class LocalStore:
-    """A local or shared-volume folder: atomic renames, O_EXCL lock files, fsync."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def uri(self, key: str) -> Path:
-        return self.folder / key if key else self.folder
-
-    def make_root(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-
-    def make_folder(self, key: str) -> None:
-        self.uri(key).mkdir(parents=True)
-
-    def read_text(self, key: str) -> str | None:
-        return _read_text(self.uri(key))
-
-    def exists(self, key: str) -> bool:
-        return self.uri(key).exists()
-
-    def list(self, key: str) -> list[str]:
-        return [path.name for path in _list_dir(self.uri(key))]
-
-    def write_json_atomic(self, key: str, document: dict) -> None:
-        _write_json_atomic(self.uri(key), document)
-
-    def write_marker(self, folder: str, version: str) -> None:
-        _write_marker(self.uri(folder), version)
-
-    def create_exclusive(self, key: str, content: str) -> bool:
-        return _create_exclusive(self.uri(key), content)
-
-    def lock_is_expired(self, holder: dict) -> bool:
-        return False  # a local lock is stale only when its process is gone (checked by pid)
-
-    def replace_stale_lock(self, key: str, expected: str, content: str) -> bool:
-        """Move the stale lock aside, then create ours with O_EXCL; True when it is ours.
-
-        Only one of several racing runs wins the rename, and the winner checks it moved
-        the stale lock and not one a faster run just created.
-        """
-        lock_file = self.uri(key)
-        aside = self.folder / f"{TEMP_PREFIX}stale-lock-{uuid.uuid4().hex[:8]}"
-        try:
-            _rename(lock_file, aside)
-        except FileNotFoundError:
-            return False  # another run took it over first
-        if _read_text(aside) != expected:
-            _restore_lock(aside, lock_file)
-            return False
-        aside.unlink(missing_ok=True)
-        return _create_exclusive(lock_file, content)
-
-    def rename(self, source: str, target: str) -> None:
-        _rename(self.uri(source), self.uri(target))
-
-    def copy_tree(self, source: str, target: str) -> None:
-        _copy_tree(self.uri(source), self.uri(target))
-
-    def remove(self, key: str) -> None:
-        _remove(self.uri(key))
+def _open_store(root: str, usecase: str) -> Store:
+    """The store of ``<root>/<usecase>``: S3 for an s3a:// (or s3://) root, else a local folder."""
+    if root.startswith(("s3a://", "s3://")):
+        return S3Store(f"{root.rstrip('/')}/{usecase}")
+    if "://" in root:
+        raise UsageError(
+            f"Registry root {root} is neither a local path nor an s3a:// URI.",
+            "The registry lives on a local or shared-volume folder, or on an S3-compatible store.",
+            "Pass a folder or s3a://bucket/prefix to --model-registry-path.",
+        )
+    return LocalStore(Path(root) / usecase)
 
 
 def _check_slot(slot: str) -> None:
     if slot not in SLOTS:
         raise ValueError(f"slot must be one of {SLOTS}, got {slot!r}")
-
-
-# ---- file operations (local filesystem; the seam for an s3a backend) -------------------
-def _read_text(path: Path) -> str | None:
-    """A file's text, or None when it does not exist."""
-    try:
-        return path.read_text()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
 
 
 def _parse_json_or_empty(text: str | None) -> dict:
@@ -601,105 +510,3 @@ def _parse_json_or_empty(text: str | None) -> dict:
     except json.JSONDecodeError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (not supported by every filesystem)."""
-    try:
-        handle = os.open(folder, os.O_RDONLY)
-    except OSError as error:
-        get_logger().debug(f"cannot open {folder} to fsync it: {error}")
-        return
-    try:
-        os.fsync(handle)
-    except OSError as error:
-        get_logger().debug(f"fsync of folder {folder} is not supported here: {error}")
-    finally:
-        os.close(handle)
-
-
-def _write_json_atomic(path: Path, document: dict) -> None:
-    """Write JSON to a temp file in the same folder, fsync it, and replace ``path``."""
-    temp = path.parent / f"{TEMP_PREFIX}{path.name}-{uuid.uuid4().hex[:8]}"
-    try:
-        with open(temp, "w") as stream:
-            json.dump(_json_safe(document), stream, indent=2, allow_nan=False)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        _replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _replace(source: Path, target: Path) -> None:
-    """Atomically replace a file (the registry's commit point)."""
-    os.replace(source, target)
-
-
-def _rename(source: Path, target: Path) -> None:
-    """Atomically rename a file or folder; ``target`` must not exist."""
-    os.rename(source, target)
-    _fsync_dir(target.parent)
-
-
-def _copy_tree(source: Path, target: Path) -> None:
-    shutil.copytree(source, target)
-
-
-def _write_marker(folder: Path, version: str) -> None:
-    with open(folder / VERSION_MARKER, "w") as stream:
-        stream.write(version + "\n")
-        stream.flush()
-        os.fsync(stream.fileno())
-
-
-def _create_exclusive(path: Path, content: str) -> bool:
-    """Create ``path`` with ``content`` unless it exists (O_CREAT|O_EXCL); True if created."""
-    try:
-        handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-        return False
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return True
-
-
-def _restore_lock(aside: Path, lock_file: Path) -> None:
-    """Put back a live lock that a stale-lock takeover moved by mistake."""
-    try:
-        os.link(aside, lock_file)  # fails if a lock was created meanwhile: keep that one
-    except FileNotFoundError:
-        return  # the moved file is already gone (its owner released it): nothing to restore
-    except FileExistsError:
-        get_logger().warning(f"a registry lock moved aside by a stale-lock takeover could not be restored: {aside}")
-        return
-    aside.unlink(missing_ok=True)
-
-
-def _list_dir(folder: Path) -> list[Path]:
-    try:
-        return sorted(folder.iterdir())
-    except FileNotFoundError:
-        return []
-
-
-def _remove(path: Path) -> None:
-    """Delete a file or folder tree; a failure is logged (repair retries next time)."""
-    try:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-    except FileNotFoundError:
-        return
-    except OSError as error:
-        get_logger().warning(f"could not remove {path}: {error}")

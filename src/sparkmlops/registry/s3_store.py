@@ -17,12 +17,12 @@ Endpoint and keys come from ``MINIO_ENDPOINT`` / ``MINIO_ACCESS_KEY`` / ``MINIO_
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from datetime import datetime, timezone
 from typing import Iterator
 
 from sparkmlops.errors import DataError, UsageError
+from sparkmlops.registry.store import VERSION_MARKER, json_document
 
 LOCK_TTL_SECONDS = 6 * 3600  # a lock older than this is stale even if its host is unknown
 
@@ -125,13 +125,10 @@ class S3Store:
             self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=body.encode("utf-8"), **conditions)
 
     def write_json_atomic(self, key: str, document: dict) -> None:
-        from sparkmlops.registry import _json_safe
-
-        self._put(key, json.dumps(_json_safe(document), indent=2, allow_nan=False) + "\n")
+        """One PUT replaces the whole object: readers see the old or the new document."""
+        self._put(key, json_document(document))
 
     def write_marker(self, folder: str, version: str) -> None:
-        from sparkmlops.registry import VERSION_MARKER
-
         self._put(f"{folder}/{VERSION_MARKER}", version + "\n")
 
     def create_exclusive(self, key: str, content: str) -> bool:
