@@ -22,7 +22,7 @@ RainToday, Rainfall  R(d) ~ Bernoulli(ρ_K(d)); amount given R only
 Humidity9am          K(d)
 Humidity3pm          K(d), K(d+1)
 Pressure9am          K(d)
-Pressure3pm          Pressure9am + change; change from K(d), K(d+1)
+Pressure3pm          Pressure9am + change; the change from K(d+1)
 Cloud9am             K(d)
 Cloud3pm             K(d), K(d+1)
 WindGustSpeed        K(d), K(d+1)
@@ -78,29 +78,30 @@ RENEWAL_RATE = 0.3
 LOOKBACK_DAYS = 366
 MEAN_WETNESS = sum(x * p for x, p in zip(REGIME_WETNESS, REGIME_SHARES))
 DRIZZLE_SHARE = 0.18  # dry days (<= 1 mm) with 0.2-1.0 mm recorded
+CLIMATE_HUMIDITY, CLIMATE_CENTRE = 4.0, -0.6  # % humidity per unit of the climate's rain logit, its typical value
 
 # Region climates; stations override a few values. rain_amp/rain_peak: rain season
-# (logit amplitude, day of year of the peak); hum_amp: humidity's swing with it.
+# (logit amplitude, day of year of the peak).
 REGIONS = {
-    "tropical": dict(rain_amp=2.8, rain_peak=25, tmax=32.5, tamp=2.0, dtr=9.0, hum9=70, hum3=52, hum_amp=12,
+    "tropical": dict(rain_amp=2.8, rain_peak=25, tmax=32.5, tamp=2.0, dtr=9.0, hum9=70, hum3=52,
                      pressure=1010.5, gust=38, sun=8.5, sun_amp=-1.5, evap=7.0, cloud=0.5, wind=11, amount=14),
-    "subtropical": dict(rain_amp=0.6, rain_peak=50, tmax=25.5, tamp=4.0, dtr=8.0, hum9=68, hum3=55, hum_amp=4,
+    "subtropical": dict(rain_amp=0.6, rain_peak=50, tmax=25.5, tamp=4.0, dtr=8.0, hum9=68, hum3=55,
                         pressure=1016.0, gust=38, sun=7.5, sun_amp=1.0, evap=5.0, cloud=0.3, wind=13, amount=10),
-    "nsw_coast": dict(rain_amp=0.3, rain_peak=120, tmax=22.5, tamp=4.5, dtr=7.5, hum9=70, hum3=58, hum_amp=3,
+    "nsw_coast": dict(rain_amp=0.3, rain_peak=120, tmax=22.5, tamp=4.5, dtr=7.5, hum9=70, hum3=58,
                       pressure=1017.0, gust=42, sun=7.2, sun_amp=1.5, evap=5.0, cloud=0.3, wind=15, amount=9),
-    "nsw_inland": dict(rain_amp=0.25, rain_peak=180, tmax=24.0, tamp=7.5, dtr=13.0, hum9=66, hum3=40, hum_amp=3,
+    "nsw_inland": dict(rain_amp=0.25, rain_peak=180, tmax=24.0, tamp=7.5, dtr=13.0, hum9=66, hum3=40,
                        pressure=1017.0, gust=38, sun=8.5, sun_amp=2.5, evap=5.5, cloud=-0.3, wind=10, amount=7),
-    "alpine": dict(rain_amp=0.2, rain_peak=270, tmax=20.0, tamp=8.0, dtr=13.0, hum9=72, hum3=45, hum_amp=3,
+    "alpine": dict(rain_amp=0.2, rain_peak=270, tmax=20.0, tamp=8.0, dtr=13.0, hum9=72, hum3=45,
                    pressure=1018.0, gust=40, sun=7.8, sun_amp=2.5, evap=4.5, cloud=0.0, wind=8, amount=6),
-    "victoria": dict(rain_amp=0.5, rain_peak=200, tmax=20.5, tamp=6.0, dtr=10.0, hum9=74, hum3=53, hum_amp=3,
+    "victoria": dict(rain_amp=0.5, rain_peak=200, tmax=20.5, tamp=6.0, dtr=10.0, hum9=74, hum3=53,
                      pressure=1018.0, gust=45, sun=6.5, sun_amp=3.0, evap=4.5, cloud=0.5, wind=16, amount=5.5),
-    "south_aus": dict(rain_amp=1.0, rain_peak=180, tmax=22.5, tamp=6.5, dtr=10.0, hum9=62, hum3=44, hum_amp=3,
+    "south_aus": dict(rain_amp=1.0, rain_peak=180, tmax=22.5, tamp=6.5, dtr=10.0, hum9=62, hum3=44,
                       pressure=1018.0, gust=40, sun=7.5, sun_amp=3.0, evap=5.5, cloud=0.0, wind=14, amount=5),
-    "west_aus": dict(rain_amp=2.3, rain_peak=180, tmax=24.5, tamp=6.0, dtr=11.0, hum9=65, hum3=46, hum_amp=4,
+    "west_aus": dict(rain_amp=2.3, rain_peak=180, tmax=24.5, tamp=6.0, dtr=11.0, hum9=65, hum3=46,
                      pressure=1017.0, gust=42, sun=8.5, sun_amp=2.5, evap=6.0, cloud=-0.3, wind=15, amount=7),
-    "tasmania": dict(rain_amp=0.2, rain_peak=260, tmax=17.5, tamp=5.0, dtr=8.0, hum9=67, hum3=52, hum_amp=3,
+    "tasmania": dict(rain_amp=0.2, rain_peak=260, tmax=17.5, tamp=5.0, dtr=8.0, hum9=67, hum3=52,
                      pressure=1014.0, gust=45, sun=6.2, sun_amp=2.8, evap=3.5, cloud=0.5, wind=14, amount=5),
-    "arid": dict(rain_amp=0.9, rain_peak=30, tmax=29.0, tamp=8.0, dtr=15.0, hum9=45, hum3=25, hum_amp=5,
+    "arid": dict(rain_amp=0.9, rain_peak=30, tmax=29.0, tamp=8.0, dtr=15.0, hum9=45, hum3=25,
                  pressure=1015.0, gust=40, sun=9.5, sun_amp=1.0, evap=8.5, cloud=-1.0, wind=10, amount=9),
 }
 
@@ -241,10 +242,18 @@ def _afternoon(x_today: Any, x_tomorrow: Any, weight_tomorrow: float) -> Any:
     return (1 - weight_tomorrow) * x_today + weight_tomorrow * x_tomorrow - MEAN_WETNESS
 
 
+def _climate(ops: _Ops, season: dict[str, Any]) -> Any:
+    """How wet the station's climate is on that day of the year (ρ's logit without the regime), centred.
+
+    Humid places and seasons are the rainy ones: the humidities carry it, as in the real data.
+    """
+    return ops.param("rain_b") + ops.param("rain_amp") * season["rain"] - CLIMATE_CENTRE
+
+
 EMISSIONS = (
-    Emission("Humidity9am", 0, 7.0, lambda o, s, x0, x1: o.param("hum9") + o.param("hum_amp") * s["rain"]
+    Emission("Humidity9am", 0, 7.0, lambda o, s, x0, x1: o.param("hum9") + CLIMATE_HUMIDITY * _climate(o, s)
              + 20 * (x0 - MEAN_WETNESS), 0, 100),
-    Emission("Humidity3pm", 0, 5.0, lambda o, s, x0, x1: o.param("hum3") + o.param("hum_amp") * s["rain"]
+    Emission("Humidity3pm", 0, 5.0, lambda o, s, x0, x1: o.param("hum3") + CLIMATE_HUMIDITY * _climate(o, s)
              + 32 * _afternoon(x0, x1, 0.85), 0, 100),
     Emission("Pressure9am", 1, 2.6, lambda o, s, x0, x1: o.param("pressure") - 3 * s["warm"]
              - 7 * (x0 - MEAN_WETNESS), 975, 1045),
