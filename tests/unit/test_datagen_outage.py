@@ -7,6 +7,7 @@ rates), recomputed from the written rows.
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from pyspark.sql import DataFrame
@@ -72,7 +73,7 @@ def test_months_read_back_with_the_yaml_columns_and_manifests(spark, generated):
         assert frame.count() == ROWS
         manifest = json.loads((base / "_manifests" / f"{month}.json").read_text())
         assert manifest == result["months"][month]
-        assert manifest["rows"] == ROWS and set(manifest["best_possible"]) == {"rmse", "r2"}
+        assert manifest["rows"] == ROWS and set(manifest["best_possible"]) == {"rmse", "mae", "r2"}
 
 
 def test_same_seed_writes_the_same_rows_and_another_seed_does_not(spark, generated, tmp_path):
@@ -148,8 +149,12 @@ def test_floor_is_the_noise_of_the_known_formula(clean, generated):
         variance = month_rows.agg(F.var_pop("duration_days")).first()[0]
         assert manifest["best_possible"]["r2"] == pytest.approx(1 - outage.NOISE_SD**2 / variance, abs=1e-5)
         assert manifest["best_possible"]["r2"] == pytest.approx(_population_r2(), abs=0.04)
-        oracle_rmse = month_rows.agg(F.sqrt(F.avg(residual**2))).first()[0]
-        assert oracle_rmse == pytest.approx(manifest["best_possible"]["rmse"], rel=0.06)
+        oracle = month_rows.agg(F.sqrt(F.avg(residual**2)).alias("rmse"), F.avg(F.abs(residual)).alias("mae")).first()
+        assert oracle["rmse"] == pytest.approx(manifest["best_possible"]["rmse"], rel=0.06)
+        assert oracle["mae"] == pytest.approx(manifest["best_possible"]["mae"], rel=0.06)
+        assert manifest["best_possible"]["mae"] == pytest.approx(outage.NOISE_SD * math.sqrt(2 / math.pi), abs=1e-6)
+        assert manifest["oracle_on_these_rows"]["rmse"] == pytest.approx(oracle["rmse"], abs=1e-5)
+        assert manifest["oracle_on_these_rows"]["mae"] == pytest.approx(oracle["mae"], abs=1e-5)
 
 
 def test_durations_stay_far_from_zero_so_the_floor_is_untruncated():

@@ -25,6 +25,8 @@ touch the rows the floor is computed on.
 
 from __future__ import annotations
 
+import math
+
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -176,23 +178,35 @@ def _statistics(spark: SparkSession, config: UsecaseConfig, base: str, month: st
     rows, _ = lake.read_month(spark, base, month, config.data.columns, config.data.column_aliases)
     keep = quality.keep_expression(config.cleaning.rules)
     clean_duration = F.when(keep, F.col("duration_days"))
+    corrective = (F.col("maintenance_type") == "corrective").cast("int")
+    residual = clean_duration - expected_duration(corrective, F.col("complexity"), F.col("staff"), F.col("resources"))
     row = rows.agg(
         F.count(F.lit(1)).alias("rows"),
         F.count(clean_duration).alias("clean_rows"),
         F.var_pop(clean_duration).alias("var_duration"),
         F.min(clean_duration).alias("min_duration"),
+        F.avg(residual**2).alias("oracle_mse"),
+        F.avg(F.abs(residual)).alias("oracle_mae"),
         F.avg((F.col("maintenance_type") == "corrective").cast("double")).alias("corrective_share"),
         *[F.sum(F.coalesce(F.expr(sign), F.lit(False)).cast("long")).alias(f"q_{name}") for name, sign in QUIRK_SIGNS.items()],
     ).first().asDict()
-    variance = row["var_duration"]
-    floor = NOISE_SD if row["clean_rows"] else None
+    variance, clean = row["var_duration"], bool(row["clean_rows"])
+    floor = NOISE_SD if clean else None
     ceiling = round(1 - NOISE_SD**2 / variance, 6) if variance else None
     return {
         "rows": int(row["rows"]),
         "clean_rows": int(row["clean_rows"]),
         "noise_floor_rmse": floor,
         "r2_ceiling": ceiling,
-        "best_possible": {"rmse": floor, "r2": ceiling},
+        # the mean is also the median of Gaussian noise, whose E|e| is sd * sqrt(2 / pi)
+        "best_possible": {"rmse": floor, "mae": round(NOISE_SD * math.sqrt(2 / math.pi), 6) if clean else None,
+                          "r2": ceiling},
+        # what the formula itself scores on these rows: the floor plus this month's luck
+        "oracle_on_these_rows": {
+            "rmse": round(math.sqrt(row["oracle_mse"]), 6) if clean else None,
+            "mae": round(row["oracle_mae"], 6) if clean else None,
+            "r2": round(1 - row["oracle_mse"] / variance, 6) if variance else None,
+        },
         "corrective_share": round(row["corrective_share"], 6) if row["corrective_share"] is not None else None,
         "min_clean_duration": row["min_duration"],
         "quirk_counts": {name: int(row[f"q_{name}"] or 0) for name in QUIRK_NAMES},
@@ -233,8 +247,10 @@ def generate(spark: SparkSession, config: UsecaseConfig, months: list[str], rows
             "quirk_rates": QUIRK_RATES,
             "floor_note": (
                 "Every row that passes cleaning.rules has Var(duration_days | features) = noise_sd^2, so "
-                "noise_floor_rmse = sqrt(mean conditional variance) = noise_sd and r2_ceiling = "
-                "1 - noise_sd^2 / Var(duration_days) over those rows. The smallest mean duration is "
+                "noise_floor_rmse = sqrt(mean conditional variance) = noise_sd, the best MAE is "
+                "noise_sd * sqrt(2/pi) (Gaussian noise) and r2_ceiling = 1 - noise_sd^2 / Var(duration_days) "
+                "over those rows; oracle_on_these_rows is the formula's own score on them, which a model can "
+                "beat by luck on one month but not on average. The smallest mean duration is "
                 f"{SMALLEST_MEAN:g} days ({SMALLEST_MEAN / NOISE_SD:.1f} noise sd above 0), so the rule "
                 "duration_days > 0 truncates the noise with probability below 2e-17: the floor is exact "
                 "to double precision. Quirky rows fail a cleaning rule and are not part of the floor."
