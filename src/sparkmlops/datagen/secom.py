@@ -16,7 +16,8 @@ values are drawn independently of everything, so what a model can observe is the
 recorded sensors, and the exact P(fail | row) is
 Φ((a + Σ_observed β_j z_j) / sqrt(1 + Σ_missing β_j²)) (:func:`bayes_probability`); the
 manifest's best possible ROC AUC and PR AUC are that score's over the month's rows.
-Informative readings are written unrounded so the score sees exactly what the process used.
+Readings are written unrounded (the UCI file has up to four decimals) so the score sees
+exactly what the process used.
 
 Everything is one Spark select over ``spark.range``: per-row arrays of keyed uniforms and
 normals (a hash of seed, month, row and sensor), then one expression per sensor.
