@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from sparkmlops import config as config_module
-from sparkmlops.errors import EXIT_GATE, EXIT_OK, EXIT_OTHER, EXIT_USAGE, GateError, SparkMlopsError, UsageError
+from sparkmlops.errors import EXIT_OK, EXIT_OTHER, EXIT_USAGE, GateError, SparkMlopsError, UsageError
 from sparkmlops.logs import attach_log_file, configure, get_logger, log_file, write_to_log_file
 from sparkmlops.tasks.catalog import display
 from sparkmlops.window import parse_month, previous_complete_month
@@ -250,7 +250,7 @@ def cmd_generate(args, config, run_id):
         raise UsageError(f"--rows-per-month {args.rows_per_month} is too small.", "Cleaning and metrics need at least 100 rows.", "Pass 100 or more.")
     manifest = generator.generate(_session(args, config, run_id), config, month_range(args.months), args.rows_per_month, args.seed)
     for month, info in manifest["months"].items():
-        best = ", ".join(f"{display(name)} {value:.3f}" for name, value in info.get("best_possible", {}).items())
+        best = ", ".join(f"{display(name)} {_metric_text(value)}" for name, value in info.get("best_possible", {}).items())
         print(f"{month}: {info['rows']} rows" + (f", best possible {best}" if best else ""))
     return EXIT_OK
 
@@ -376,7 +376,7 @@ def cmd_demo(args, config, run_id):
     generator = generator_module(config.data.generator, config.usecase)
     spark = _session(args, config, run_id)
     last = config.run.test_month or "2023-06"
-    first = shift_month(last, -5)
+    first = shift_month(last, -(config.window.train_months + 2))  # a full window before each of 3 test months
     generator.generate(spark, config, month_range(f"{first}:{last}"), args.rows_per_month, args.seed)
     rows = []
     for test_month in (shift_month(last, -2), shift_month(last, -1), last):

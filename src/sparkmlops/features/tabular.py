@@ -34,7 +34,6 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasOutputCol
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from sparkmlops.features import FEATURES_COLUMN
 
@@ -162,16 +161,17 @@ class TabularFeatures(Estimator, HasOutputCol, DefaultParamsReadable, DefaultPar
         return sql
 
     def _profile(self, frame: DataFrame, numeric: list[str], categorical: list[str]) -> dict[str, dict]:
-        """Missing share and constancy of every candidate column, in one aggregation."""
-        aggregates = [F.count(F.lit(1)).alias("__rows")]
+        """Missing share and constancy of every candidate column, in one aggregation.
+
+        Written as SQL text: one py4j Column per aggregate costs seconds for SECOM's 590 columns.
+        """
+        aggregates = ["count(1) AS `__rows`"]
         for i, name in enumerate(numeric):
-            column = F.col(f"`{name}`").cast("double")
-            present = F.when(column.isNotNull() & ~F.isnan(column), column)
-            aggregates += [F.count(present).alias(f"n{i}"), F.min(present).alias(f"lo{i}"), F.max(present).alias(f"hi{i}")]
+            present = f"nanvl(CAST(`{name}` AS DOUBLE), CAST(NULL AS DOUBLE))"  # NaN counts as missing
+            aggregates += [f"count({present}) AS n{i}", f"min({present}) AS lo{i}", f"max({present}) AS hi{i}"]
         for i, name in enumerate(categorical):
-            column = F.col(f"`{name}`")
-            aggregates += [F.count(column).alias(f"cn{i}"), F.approx_count_distinct(column).alias(f"cd{i}")]
-        row = frame.agg(*aggregates).first().asDict()  # one row, whatever the width: bounded
+            aggregates += [f"count(`{name}`) AS cn{i}", f"approx_count_distinct(`{name}`) AS cd{i}"]
+        row = frame.selectExpr(*aggregates).first().asDict()  # one row, whatever the width: bounded
         rows = row["__rows"] or 0
         profile = {}
         for i, name in enumerate(numeric):
