@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 from pyspark.sql import functions as F
 
 from sparkmlops import cli

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from sparkmlops import cli, lake
 from sparkmlops.spark_install import has_connector

@@ -8,7 +8,6 @@ errors that name endpoint and bucket and never the secret.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 from datetime import datetime, timedelta, timezone
