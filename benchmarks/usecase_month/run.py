@@ -7,7 +7,7 @@ benchmarks/usecase_month/out/<usecase>/, runs the full `train` for the last mont
 registry (local[2] unless --master), and prints and writes out/<usecase>/results.json:
 seconds per stage, rows, the promotion metrics of the candidate next to the best value the
 generator states for the test month (``best_possible`` in its manifest), and their ratio
-or difference. ``--model-param k=v`` and ``--train-months N`` change the shipped YAML for a run.
+or difference. ``--model-param k=v``, ``--model-type NAME`` and ``--train-months N`` change the shipped YAML for a run.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--train-months", type=int, help="default: the YAML's window.train_months")
     parser.add_argument("--last-month", default="2023-12")
     parser.add_argument("--model-param", action="append", default=[], metavar="K=V")
+    parser.add_argument("--model-type", help="another estimator; its params are then only the --model-param ones")
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -56,7 +57,11 @@ def main() -> None:
     train_months = args.train_months or config.window.train_months
     overrides = {"data.base_path": str(out / "lake"), "window.train_months": train_months,
                  "run.test_month": args.last_month}
-    overrides.update({f"model.params.{k}": parse_value(v) for k, v in (item.split("=", 1) for item in args.model_param)})
+    params = {k: parse_value(v) for k, v in (item.split("=", 1) for item in args.model_param)}
+    if args.model_type:
+        overrides.update({"model.type": args.model_type, "model.params": params})
+    else:
+        overrides.update({f"model.params.{k}": v for k, v in params.items()})
     config = config_module.apply_overrides(config, overrides)
     spark = build_session(f"benchmark-{args.usecase}", master=args.master, log_file=out / "spark.log")
 

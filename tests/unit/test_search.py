@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from pyspark.ml.functions import vector_to_array
 from pyspark.sql import functions as F
 
 from sparkmlops import config
 from sparkmlops.models import search
+from sparkmlops.models.estimators import PREDICTION_COLUMN, PROBABILITY_COLUMN, SPARK_CLASSES, WEIGHT_COLUMN
 from sparkmlops.tasks import get_task
 from tests.support import churn
 
@@ -84,3 +86,29 @@ def test_fitted_classifiers_score_after_the_session_used_an_observation(spark, e
     cleaned = search.without_training_summaries(fitted)
     assert not cleaned.stages[-1].hasSummary
     assert len(cleaned.transform(frame).select(vector_to_array("probability")[1]).collect()) == 100
+
+
+@pytest.mark.parametrize("estimator", sorted(SPARK_CLASSES))
+def test_every_estimator_of_the_catalog_fits_and_scores(rows, tmp_path, estimator):
+    """Each YAML model.type builds with the task's columns (GBTClassifier's constructor takes
+    no probabilityCol: a keyword build failed there), fits weighted rows and scores them."""
+    raw = churn.churn_yaml(tmp_path)
+    raw["features"]["params"]["encoding"] = "index"
+    if estimator.endswith("regressor"):
+        raw.update(task="regression", evaluation={"metrics": ["rmse", "mae", "r2"]}, gates={})
+        raw["data"].pop("labels")
+        raw["data"]["target"] = "monthly_spend"
+        raw["features"]["params"]["numeric"] = ["tenure_months", "support_tickets"]
+        raw["features"]["params"]["derived"] = {}
+    raw["model"] = {"type": estimator}
+    cfg = config.validate(raw, "test.yaml")
+    labelled = get_task(cfg).with_label(rows).filter(F.col("label").isNotNull()).withColumn(
+        WEIGHT_COLUMN, F.when(F.col("label") == 1.0, 3.0).otherwise(1.0))
+    model, _ = search.fit(cfg, labelled, weighted=True)
+    assert model.stages[-1].getOrDefault("weightCol") == WEIGHT_COLUMN
+    scored = model.transform(labelled)
+    if cfg.task == "classification":
+        low, high = scored.select(F.min(vector_to_array(PROBABILITY_COLUMN)[1]), F.max(vector_to_array(PROBABILITY_COLUMN)[1])).first()
+        assert 0 <= low < high <= 1
+    else:
+        assert scored.select(F.count(F.col(PREDICTION_COLUMN))).first()[0] == labelled.count()

@@ -48,7 +48,12 @@ def build_estimator(config: UsecaseConfig, weighted: bool = False) -> Estimator:
         columns.update(predictionCol=SPARK_PREDICTION_COLUMN, probabilityCol=PROBABILITY_COLUMN, rawPredictionCol="_raw")
     if weighted:
         columns["weightCol"] = WEIGHT_COLUMN
-    return cls(**columns, **config.model.params.model_dump())
+    estimator = cls(**config.model.params.model_dump())
+    # Set through the Param API: GBTClassifier has probabilityCol/rawPredictionCol but its
+    # constructor does not take them as keywords.
+    for name, value in columns.items():
+        estimator.set(estimator.getParam(name), value)
+    return estimator
 
 
 def build_pipeline(config: UsecaseConfig, weighted: bool = False) -> Pipeline:
