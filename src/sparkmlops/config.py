@@ -5,9 +5,10 @@ forbidden); a bad file raises :class:`UsageError` naming the file, the key and w
 allowed. CLI options override YAML values through :func:`apply_overrides`, which
 re-validates, so an override gets the same checks as the file.
 
-A use case names its ``task`` (regression or classification); metric names, gates and
-the estimator are checked against it (:mod:`sparkmlops.tasks.catalog`,
-:mod:`sparkmlops.models.params`).
+A use case names its ``task`` (regression, classification or forecasting); metric
+names, gates and the estimator (or, for forecasting, the per-series model) are checked
+against it (:mod:`sparkmlops.tasks.catalog`, :mod:`sparkmlops.models.params`,
+:mod:`sparkmlops.models.forecast_params`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sparkmlops.errors import UsageError
+from sparkmlops.models.forecast_params import ForecastingConfig
 from sparkmlops.models.params import ESTIMATORS, ModelConfig
-from sparkmlops.tasks.catalog import CLASSIFICATION, METRICS, REGRESSION
+from sparkmlops.tasks.catalog import CLASSIFICATION, FORECASTING, METRICS, REGRESSION
 
 #: Spark SQL type names a raw column may be cast to when the lake is read.
 ColumnType = Literal["long", "int", "double", "string", "timestamp", "boolean"]
@@ -101,6 +103,8 @@ class DataConfig(_Frozen):
     column_aliases: dict[str, str] = Field(default_factory=dict, description="other spelling -> canonical name")
     labels: LabelsConfig | None = Field(default=None, description="classification: the target's two values")
     generator: str | None = Field(default=None, description="module under sparkmlops.datagen for `generate`")
+    generator_options: dict[str, Any] = Field(default_factory=dict, description="passed to the generator (goat: animals)")
+    series_column: str | None = Field(default=None, description="forecasting: the column naming each series")
     source: SourceConfig = SourceConfig()
 
     @field_validator("columns", mode="before")
@@ -110,8 +114,8 @@ class DataConfig(_Frozen):
 
     @model_validator(mode="after")
     def _target_and_timestamp_are_columns(self) -> DataConfig:
-        for key in ("target", "timestamp_column"):
-            if getattr(self, key) not in self.columns:
+        for key in ("target", "timestamp_column", "series_column"):
+            if getattr(self, key) is not None and getattr(self, key) not in self.columns:
                 raise ValueError(f"data.{key} '{getattr(self, key)}' must be one of data.columns")
         for alias, canonical in self.column_aliases.items():
             if canonical not in self.columns:
@@ -129,7 +133,13 @@ class DataConfig(_Frozen):
 
 
 class WindowConfig(_Frozen):
+    """Months (the default) or days: ``unit: day`` trains on ``train_days`` days and tests on
+    the ``test_days`` days after them; ``--test-month M`` then tests the last days of M."""
+
+    unit: Literal["month", "day"] = "month"
     train_months: int = Field(default=3, ge=2, le=36, description="train months before the test month")
+    train_days: int = Field(default=5, ge=2, le=62, description="unit day: train days before the test days")
+    test_days: int = Field(default=2, ge=1, le=28, description="unit day: test days at the end of the test month")
     strict: bool = True
 
 
@@ -242,12 +252,13 @@ class RunOptions(_Frozen):
 
 class UsecaseConfig(_Frozen):
     usecase: str
-    task: Literal["regression", "classification"]
+    task: Literal["regression", "classification", "forecasting"]
     data: DataConfig
     window: WindowConfig = WindowConfig()
     cleaning: CleaningConfig = CleaningConfig()
-    features: FeaturesConfig
-    model: ModelConfig
+    features: FeaturesConfig | None = None  # regression and classification
+    model: ModelConfig | None = None
+    forecasting: ForecastingConfig | None = None  # forecasting
     evaluation: EvaluationConfig
     promotion: PromotionConfig = PromotionConfig()
     gates: GatesConfig = GatesConfig()
@@ -259,7 +270,7 @@ class UsecaseConfig(_Frozen):
 
     @model_validator(mode="after")
     def _no_leaking_features(self) -> UsecaseConfig:
-        if self.data.target in self.features.forbidden_columns:
+        if self.features is not None and self.data.target in self.features.forbidden_columns:
             raise ValueError("features.forbidden_columns must not list the target itself")
         return self
 
@@ -274,6 +285,12 @@ class UsecaseConfig(_Frozen):
             unknown = [name for name in names if name not in known]
             if unknown:
                 raise ValueError(f"{where} names {', '.join(unknown)}, not a metric of task {self.task}; {allowed}")
+        if self.task == FORECASTING:
+            return self._fits_forecasting()
+        if self.features is None or self.model is None:
+            raise ValueError(f"a {self.task} use case needs the features and model sections")
+        if self.forecasting is not None or self.window.unit != "month":
+            raise ValueError("the forecasting section and window.unit: day apply to task forecasting only")
         if self.model.task != self.task:
             raise ValueError(f"model.type {self.model.type} is a {self.model.task} estimator, but task is {self.task}")
         if self.task == CLASSIFICATION and self.data.labels is None:
@@ -282,11 +299,25 @@ class UsecaseConfig(_Frozen):
             raise ValueError("model.class_weight and model.threshold apply to classification only")
         return self
 
+    def _fits_forecasting(self) -> UsecaseConfig:
+        if self.forecasting is None or self.data.series_column is None:
+            raise ValueError("a forecasting use case needs data.series_column and the forecasting section")
+        if self.features is not None or self.model is not None:
+            raise ValueError("a forecasting use case has no features or model section: its per-series model is "
+                             "the forecasting section")
+        for name in self.forecasting.exogenous:
+            if name not in self.data.columns or self.data.columns[name] not in ("double", "long", "int"):
+                raise ValueError(f"forecasting.exogenous names {name}, not a numeric column of data.columns")
+        if self.data.columns[self.data.target] != "double":
+            raise ValueError(f"the forecast target {self.data.target} must be a double column")
+        return self
+
     @model_validator(mode="after")
     def _feature_params_fit_the_module(self) -> UsecaseConfig:
         from sparkmlops.features import validate_params  # imports the module: Spark ML stages
 
-        validate_params(self)
+        if self.features is not None:
+            validate_params(self)
         return self
 
 

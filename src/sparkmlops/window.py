@@ -3,13 +3,19 @@
 Rules (the seed's): the test month is always required; fewer than 2 train months is an
 error; strict mode (default) fails on any missing train month and says how to fix it;
 ``--skip-missing`` continues with the months that exist when those two minimums hold.
+
+Day windows (``window.unit: day``, per-series forecasting) follow the same rules in days:
+the test days are the last ``test_days`` days of the test month and must all have rows;
+the ``train_days`` days before them train, strict about missing days unless
+``--skip-missing`` (at least 2 train days). The lake stays monthly: the window also names
+the months to read, and the registry and reports keep the test month as the run's key.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from sparkmlops.errors import DataError, UsageError
 
@@ -45,14 +51,101 @@ class Window:
     train_months: tuple[str, ...]
     requested_train_months: tuple[str, ...]
     missing_train_months: tuple[str, ...]
+    # day windows only (ISO dates); train_months then lists every other month to read
+    test_days: tuple[str, ...] = field(default=())
+    train_days: tuple[str, ...] = field(default=())
+    missing_train_days: tuple[str, ...] = field(default=())
+
+    @property
+    def months_to_read(self) -> list[str]:
+        return sorted({*self.train_months, self.test_month})
 
     def as_dict(self) -> dict:
-        return {
+        window = {
             "test_month": self.test_month,
             "train_months": list(self.train_months),
             "requested_train_months": list(self.requested_train_months),
             "missing_train_months": list(self.missing_train_months),
         }
+        if self.test_days:
+            window.update(unit="day", test_days=list(self.test_days), train_days=list(self.train_days),
+                          missing_train_days=list(self.missing_train_days))
+        return window
+
+
+def month_last_days(month: str, count: int) -> tuple[str, ...]:
+    """The last ``count`` days of a month, as ISO dates in order."""
+    year, mm = (int(part) for part in month.split("-"))
+    first_of_next = date(year + mm // 12, mm % 12 + 1, 1)
+    return tuple((first_of_next - timedelta(days=k)).isoformat() for k in range(count, 0, -1))
+
+
+def day_window_months(test_month: str, train_days: int, test_days: int) -> list[str]:
+    """Months a day window may read: those of the train days before the test days, and the test month."""
+    first_test = date.fromisoformat(month_last_days(parse_month(test_month), test_days)[0])
+    first_train = first_test - timedelta(days=train_days)
+    return sorted({f"{first_train:%Y-%m}", f"{first_test:%Y-%m}", test_month})
+
+
+def resolve_day_window(test_month: str, train_days: int, test_days: int, available_days: list[str],
+                       strict: bool = True) -> Window:
+    """Apply the window rules in days to the days the lake has rows for.
+
+    Args:
+        test_month: 'YYYY-MM'; its last ``test_days`` days are tested.
+        train_days: days before the test days that train the model.
+        test_days: days at the end of the test month.
+        available_days: ISO dates with at least one row in the months read.
+        strict: fail on any missing train day (``--skip-missing`` turns it off).
+
+    Raises:
+        DataError: a test day has no rows, a train day is missing in strict mode, or fewer
+            than 2 train days have rows.
+    """
+    test_month = parse_month(test_month)
+    tested = month_last_days(test_month, test_days)
+    first_test = date.fromisoformat(tested[0])
+    wanted = tuple((first_test - timedelta(days=k)).isoformat() for k in range(train_days, 0, -1))
+    have = set(available_days)
+    shown = _day_ranges(sorted(have)) or "none"
+    absent_tests = [day for day in tested if day not in have]
+    if absent_tests:
+        raise DataError(
+            f"Test day(s) {', '.join(absent_tests)} of {test_month} have no rows in the lake (days with rows: {shown}).",
+            f"This use case tests on the last {test_days} day(s) of the test month, and every test day is required to score the models.",
+            "Ingest or generate the month completely, or choose another --test-month.",
+        )
+    missing = tuple(day for day in wanted if day not in have)
+    present = tuple(day for day in wanted if day in have)
+    if missing and strict:
+        raise DataError(
+            f"Train day(s) {', '.join(missing)} have no rows in the lake (days with rows: {shown}).",
+            f"Strict mode trains only on the complete window of {train_days} days before the test days.",
+            f"Either (1) ingest or generate the missing days, (2) rerun with --skip-missing to train on the "
+            f"{len(present)} day(s) that have rows, or (3) set window.train_days in the use case YAML.",
+        )
+    if len(present) < MIN_TRAIN_MONTHS:
+        raise DataError(
+            f"Only {len(present)} of the {train_days} train days before {tested[0]} have rows in the lake "
+            f"(missing: {', '.join(missing)}).",
+            f"A model needs at least {MIN_TRAIN_MONTHS} train days, even with --skip-missing. Days with rows: {shown}.",
+            "Ingest or generate those days, or choose another --test-month.",
+        )
+    months = tuple(sorted({day[:7] for day in present} - {test_month}))
+    requested = tuple(sorted({day[:7] for day in wanted} - {test_month}))
+    return Window(test_month, months, requested, tuple(m for m in requested if m not in months),
+                  test_days=tested, train_days=present, missing_train_days=missing)
+
+
+def _day_ranges(days: list[str]) -> str:
+    """'2023-06-01..2023-06-05, 2023-06-08' for a sorted list of ISO dates."""
+    ranges: list[list[str]] = []
+    for day in days:
+        if ranges and date.fromisoformat(day) - date.fromisoformat(ranges[-1][-1]) == timedelta(days=1):
+            ranges[-1][1:] = [day]
+        else:
+            ranges.append([day])
+    return ", ".join("..".join(r) for r in ranges)
 
 
 def resolve_window(

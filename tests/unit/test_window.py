@@ -3,7 +3,14 @@ from datetime import date
 import pytest
 
 from sparkmlops.errors import DataError, UsageError
-from sparkmlops.window import parse_month, previous_complete_month, resolve_window, shift_month
+from sparkmlops.window import (
+    day_window_months,
+    parse_month,
+    previous_complete_month,
+    resolve_day_window,
+    resolve_window,
+    shift_month,
+)
 
 LAKE = ["2023-01", "2023-02", "2023-03", "2023-04", "2023-06"]
 
@@ -74,3 +81,45 @@ def test_incomplete_months_count_as_missing_and_are_named():
         resolve_window("2023-04", None, 3, available, incomplete=["2023-02"])
     window = resolve_window("2023-04", None, 3, available, strict=False, incomplete=["2023-02"])
     assert window.train_months == ("2023-01", "2023-03") and window.missing_train_months == ("2023-02",)
+
+
+# ---- day windows (window.unit: day) ----------------------------------------------------------
+
+def june_days(*ranges: tuple[int, int]) -> list[str]:
+    return [f"2023-06-{d:02d}" for low, high in ranges for d in range(low, high + 1)]
+
+
+def test_day_window_tests_the_last_days_and_trains_on_the_days_before():
+    window = resolve_day_window("2023-06", train_days=5, test_days=2, available_days=june_days((1, 30)))
+    assert window.test_days == ("2023-06-29", "2023-06-30")
+    assert window.train_days == tuple(june_days((24, 28)))
+    assert window.months_to_read == ["2023-06"] and window.missing_train_days == ()
+    assert window.as_dict()["unit"] == "day"
+
+
+def test_day_window_crosses_into_the_previous_month():
+    available = [f"2023-05-{d:02d}" for d in range(25, 32)] + june_days((1, 2))
+    window = resolve_day_window("2023-06", train_days=5, test_days=29, available_days=available + june_days((3, 30)))
+    assert window.test_days[0] == "2023-06-02"
+    assert window.train_days == ("2023-05-28", "2023-05-29", "2023-05-30", "2023-05-31", "2023-06-01")
+    assert window.months_to_read == ["2023-05", "2023-06"] and window.train_months == ("2023-05",)
+    assert day_window_months("2023-06", 5, 29) == ["2023-05", "2023-06"]
+
+
+def test_a_missing_test_day_is_named():
+    with pytest.raises(DataError, match=r"Test day\(s\) 2023-06-30 of 2023-06 have no rows .*2023-06-01\.\.2023-06-29"):
+        resolve_day_window("2023-06", 5, 2, june_days((1, 29)))
+
+
+def test_missing_train_days_fail_strict_and_are_skipped_on_request():
+    available = june_days((1, 24), (27, 30))
+    with pytest.raises(DataError, match=r"Train day\(s\) 2023-06-25, 2023-06-26 have no rows.*--skip-missing"):
+        resolve_day_window("2023-06", 5, 2, available)
+    window = resolve_day_window("2023-06", 5, 2, available, strict=False)
+    assert window.train_days == ("2023-06-24", "2023-06-27", "2023-06-28")
+    assert window.missing_train_days == ("2023-06-25", "2023-06-26")
+
+
+def test_fewer_than_two_train_days_fail_even_when_skipping():
+    with pytest.raises(DataError, match="Only 1 of the 5 train days before 2023-06-29"):
+        resolve_day_window("2023-06", 5, 2, june_days((28, 30)), strict=False)

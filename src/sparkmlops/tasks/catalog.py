@@ -6,8 +6,8 @@ at load time. The tasks' code (:mod:`sparkmlops.tasks`) computes exactly these m
 
 from __future__ import annotations
 
-REGRESSION, CLASSIFICATION = "regression", "classification"
-TASKS = (REGRESSION, CLASSIFICATION)
+REGRESSION, CLASSIFICATION, FORECASTING = "regression", "classification", "forecasting"
+TASKS = (REGRESSION, CLASSIFICATION, FORECASTING)
 
 #: task -> metric -> higher is better
 METRICS: dict[str, dict[str, bool]] = {
@@ -16,6 +16,8 @@ METRICS: dict[str, dict[str, bool]] = {
         "roc_auc": True, "pr_auc": True, "f1": True, "precision": True, "recall": True,
         "balanced_accuracy": True, "accuracy": True, "log_loss": False, "brier": False,
     },
+    # herd-level: over the series' own RMSE / MAE on the same test days
+    FORECASTING: {"mean_rmse": False, "median_rmse": False, "mean_mae": False, "p90_rmse": False},
 }
 
 #: how reports and reasons name a metric
@@ -23,6 +25,7 @@ DISPLAY = {
     "rmse": "RMSE", "mae": "MAE", "r2": "R²", "roc_auc": "ROC AUC", "pr_auc": "PR AUC", "f1": "F1",
     "precision": "precision", "recall": "recall", "balanced_accuracy": "balanced accuracy",
     "accuracy": "accuracy", "log_loss": "log loss", "brier": "Brier score",
+    "mean_rmse": "mean RMSE", "median_rmse": "median RMSE", "mean_mae": "mean MAE", "p90_rmse": "90th percentile RMSE",
 }
 
 
