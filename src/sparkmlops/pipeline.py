@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 
 from sparkmlops import __version__, lake, quality, reports
 from sparkmlops.config import UsecaseConfig
-from sparkmlops.errors import DataError
+from sparkmlops.errors import DataError, UsageError
 from sparkmlops.executors import ExecutorWatch
 from sparkmlops.features import feature_module
 from sparkmlops.logs import StageTimer, get_logger
@@ -29,7 +29,15 @@ from sparkmlops.models.estimators import feature_importance
 from sparkmlops.promotion import PromotionRule, decide
 from sparkmlops.registry import Registry
 from sparkmlops.tasks import get_task
-from sparkmlops.window import Window, previous_complete_month, resolve_window
+from sparkmlops.window import (
+    Window,
+    check_test_month,
+    day_window_months,
+    parse_month,
+    previous_complete_month,
+    resolve_day_window,
+    resolve_window,
+)
 
 TRAIN, TEST = "train", "test"
 
@@ -80,6 +88,8 @@ def resolve_run_window(spark: SparkSession, config: UsecaseConfig) -> Window:
     test_month = config.run.test_month or previous_complete_month()
     lake.check_store(spark, config.data.base_path)
     states = lake.month_states(spark, config.data.base_path)
+    if config.window.unit == "day":
+        return _resolve_day_window(spark, config, test_month, states)
     return resolve_window(
         test_month,
         list(config.run.train_months) if config.run.train_months else None,
@@ -88,6 +98,32 @@ def resolve_run_window(spark: SparkSession, config: UsecaseConfig) -> Window:
         strict=config.window.strict,
         incomplete=[month for month, state in states.items() if state == "incomplete"],
     )
+
+
+def _resolve_day_window(spark: SparkSession, config: UsecaseConfig, test_month: str, states: dict[str, str]) -> Window:
+    """The days the lake has rows for, in the months the window may read (one small aggregation)."""
+    if config.run.train_months:
+        raise UsageError(
+            f"--train-months does not apply to {config.usecase}: its window is in days (window.unit: day).",
+            f"It trains on the {config.window.train_days} days before the last {config.window.test_days} day(s) of --test-month.",
+            "Drop --train-months; set window.train_days in the use case YAML to change the window.",
+        )
+    complete = [month for month, state in states.items() if state == "complete"]
+    check_test_month(parse_month(test_month), complete, [m for m, state in states.items() if state == "incomplete"])
+    months = [m for m in day_window_months(test_month, config.window.train_days, config.window.test_days) if m in complete]
+    stamp = config.data.timestamp_column
+    frame, _ = lake.read_months(spark, config.data.base_path, months, {stamp: "timestamp"}, config.data.column_aliases)
+    days = [row[0].isoformat() for row in frame.select(F.to_date(stamp)).distinct().collect() if row[0]]  # <= 62 days
+    return resolve_day_window(test_month, config.window.train_days, config.window.test_days, days,
+                              strict=config.window.strict)
+
+
+def _split_column(window: Window, config: UsecaseConfig):
+    """train / test for each row (null: outside a day window's days)."""
+    if not window.test_days:
+        return F.when(F.col(lake.MONTH_COLUMN) == window.test_month, TEST).otherwise(TRAIN)
+    day = F.date_format(F.col(config.data.timestamp_column), "yyyy-MM-dd")
+    return F.when(day.isin(*window.test_days), TEST).when(day.isin(*window.train_days), TRAIN)
 
 
 def load_inputs(spark: SparkSession, config: UsecaseConfig, window: Window, timer: StageTimer) -> Inputs:
@@ -99,18 +135,22 @@ def load_inputs(spark: SparkSession, config: UsecaseConfig, window: Window, time
     """
     data = config.data
     with timer.stage("read") as info:
-        months = [*window.train_months, window.test_month]
-        frame, files = lake.read_months(spark, data.base_path, months, data.columns, data.column_aliases)
-        split = F.when(F.col(lake.MONTH_COLUMN) == window.test_month, TEST).otherwise(TRAIN)
-        frame = frame.withColumn(quality.SPLIT_COLUMN, split)
+        frame, files = lake.read_months(spark, data.base_path, window.months_to_read, data.columns, data.column_aliases)
+        frame = frame.withColumn(quality.SPLIT_COLUMN, _split_column(window, config))
         checks = get_task(config).input_checks()
-        by_month = quality.count_failures(frame, config.cleaning.rules, group_column=lake.MONTH_COLUMN, checks=checks)
-        rows = {
-            TRAIN: quality.sum_counts([by_month[m] for m in window.train_months if m in by_month]),
-            TEST: quality.sum_counts([by_month[window.test_month]] if window.test_month in by_month else []),
-        }
+        if window.test_days:  # rows outside the days are not part of the run
+            frame = frame.filter(F.col(quality.SPLIT_COLUMN).isNotNull())
+            by_split = quality.count_failures(frame, config.cleaning.rules, checks=checks)
+            rows = {split: by_split.get(split) or quality.sum_counts([]) for split in (TRAIN, TEST)}
+            per_month = {}
+        else:
+            by_month = quality.count_failures(frame, config.cleaning.rules, group_column=lake.MONTH_COLUMN, checks=checks)
+            rows = {
+                TRAIN: quality.sum_counts([by_month[m] for m in window.train_months if m in by_month]),
+                TEST: quality.sum_counts([by_month[window.test_month]] if window.test_month in by_month else []),
+            }
+            per_month = {month: counts["rows_in"] for month, counts in by_month.items()}
         info["rows"] = sum(stats["rows_in"] for stats in rows.values())
-    per_month = {month: counts["rows_in"] for month, counts in by_month.items()}
     return Inputs(window, frame, files, rows, _fingerprint(files, per_month))
 
 

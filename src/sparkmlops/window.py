@@ -192,22 +192,10 @@ def resolve_window(
             "A model is judged on a month it has not seen, after the months it learned from.",
             "Choose train months earlier than --test-month.",
         )
+    check_test_month(test_month, available, incomplete)
     have = set(available)
     shown = ", ".join(available) or "none"
     partial = set(incomplete)
-    if test_month in partial:
-        raise DataError(
-            f"Test month {test_month} is incomplete in the lake.",
-            "Its folder has Parquet files but no _SUCCESS marker: a write is still running or was interrupted, "
-            "so the month may miss rows.",
-            "Wait for the write to finish, or re-ingest or regenerate that month, then run again.",
-        )
-    if test_month not in have:
-        raise DataError(
-            f"Test month {test_month} is not in the lake.",
-            f"The test month is always required to score the models. Available months: {shown}.",
-            "Ingest or generate that month, or choose another --test-month.",
-        )
     missing = tuple(m for m in wanted if m not in have)
     present = tuple(m for m in wanted if m in have)
     if missing and strict:
@@ -225,6 +213,24 @@ def resolve_window(
             "Ingest or generate more months, or choose months that exist with --train-months.",
         )
     return Window(test_month, present, wanted, missing)
+
+
+def check_test_month(test_month: str, available: list[str], incomplete: list[str] | tuple[str, ...] = ()) -> None:
+    """The test month must be complete in the lake (DataError saying why not)."""
+    shown = ", ".join(available) or "none"
+    if test_month in set(incomplete):
+        raise DataError(
+            f"Test month {test_month} is incomplete in the lake.",
+            "Its folder has Parquet files but no _SUCCESS marker: a write is still running or was interrupted, "
+            "so the month may miss rows.",
+            "Wait for the write to finish, or re-ingest or regenerate that month, then run again.",
+        )
+    if test_month not in set(available):
+        raise DataError(
+            f"Test month {test_month} is not in the lake.",
+            f"The test month is always required to score the models. Available months: {shown}.",
+            "Ingest or generate that month, or choose another --test-month.",
+        )
 
 
 def _incomplete_note(months: tuple[str, ...], partial: set[str]) -> str:
