@@ -22,10 +22,7 @@ from sparkmlops import __version__, lake, quality, reports
 from sparkmlops.config import UsecaseConfig
 from sparkmlops.errors import DataError, UsageError
 from sparkmlops.executors import ExecutorWatch
-from sparkmlops.features import feature_module
 from sparkmlops.logs import StageTimer, get_logger
-from sparkmlops.models.artifact import ModelArtifact
-from sparkmlops.models.estimators import feature_importance
 from sparkmlops.promotion import PromotionRule, decide
 from sparkmlops.registry import Registry
 from sparkmlops.tasks import get_task
@@ -222,14 +219,14 @@ def _train_locked(
         scored = task.score(candidate, test_rows).cache()
         candidate_eval = task.evaluate(scored, candidate)
         analysis = task.error_analysis(scored, candidate_eval)
-        importance = feature_importance(candidate.model, scored.schema)
+        importance = task.feature_importance(candidate, scored)
         scored.unpersist()
 
     current_eval, current_version = None, registry.state().get("current") and registry.state()["current"]["version"]
     current_path = registry.model_path("current")
     if current_path:
         with timer.stage("evaluate_current"):
-            current = ModelArtifact.load(spark, current_path)
+            current = task.load_model(spark, current_path)
             current_eval = task.evaluate(task.score(current, test_rows), current)
 
     metrics = config.evaluation.metrics
@@ -244,7 +241,7 @@ def _train_locked(
     log.info(f"decision: {decision.reason}")
 
     fingerprint_summary = {k: inputs.fingerprint[k] for k in ("sha256", "rows_per_month")} | {"files": len(inputs.fingerprint["files"])}
-    model_summary = {"type": config.model.type, "params": config.model.params.model_dump(), **candidate.metadata}
+    model_summary = task.model_summary(candidate)
     with timer.stage("register"):
         record = registry.record_run(
             run_key=key,
@@ -314,7 +311,7 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
         )
     version = registry.state()["current"]["version"]
     task = get_task(config)
-    inputs_needed = set(feature_module(config.features.module).input_columns(config.features.params))
+    inputs_needed = set(task.input_columns())
     columns = {name: kind for name, kind in config.data.columns.items() if name in inputs_needed}
     rules = quality.rules_over(config.cleaning.rules, set(columns), set(config.data.columns))
     with timer.stage("read") as info:
@@ -326,7 +323,7 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
     try:
         quality.check_retention({"predict": rows}, config.cleaning.min_retention)
         with timer.stage("predict") as info:
-            scored = task.score(ModelArtifact.load(spark, model_path), quality.apply_rules(frame, rules))
+            scored = task.score(task.load_model(spark, model_path), quality.apply_rules(frame, rules))
             out = task.prediction_frame(scored, list(columns)).select(
                 "*", F.lit(version).alias("model_version"), F.lit(ctx.run_id).alias("run_id"))
             with lake.store_errors(spark, target_uri):

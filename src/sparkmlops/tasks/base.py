@@ -14,10 +14,11 @@ from typing import ClassVar
 from pyspark.sql import Column, DataFrame
 
 from sparkmlops.config import UsecaseConfig
+from sparkmlops.features import feature_module
 from sparkmlops.gates import threshold_failures
 from sparkmlops.models import search
 from sparkmlops.models.artifact import ModelArtifact
-from sparkmlops.models.estimators import LABEL_COLUMN
+from sparkmlops.models.estimators import LABEL_COLUMN, feature_importance
 from sparkmlops.tasks.catalog import METRICS
 
 #: name -> function of the "row is kept" column giving one aggregate (counted with cleaning)
@@ -59,6 +60,10 @@ class Task:
     def with_label(self, frame: DataFrame) -> DataFrame:
         return frame.withColumn(LABEL_COLUMN, self.label())
 
+    def input_columns(self) -> list[str]:
+        """The raw columns a model reads to predict (what predict loads from the lake)."""
+        return list(feature_module(self.config.features.module).input_columns(self.config.features.params))
+
     # ---- training and scoring ----------------------------------------------------------
     def fit(self, train_rows: DataFrame, rows: Mapping[str, dict]) -> tuple[ModelArtifact, dict | None]:
         """Fit on the cleaned, labelled training rows; returns the artifact and the search summary."""
@@ -68,6 +73,17 @@ class Task:
     def score(self, artifact: ModelArtifact, rows: DataFrame) -> DataFrame:
         """Rows with the model's ``prediction`` (and, for classification, ``score``)."""
         return artifact.model.transform(rows)
+
+    def load_model(self, spark, path: str) -> ModelArtifact:
+        return ModelArtifact.load(spark, path)
+
+    def model_summary(self, artifact: ModelArtifact) -> dict:
+        """What the report and registry say about a fitted model."""
+        model = self.config.model
+        return {"type": model.type, "params": model.params.model_dump(), **artifact.metadata}
+
+    def feature_importance(self, artifact: ModelArtifact, scored: DataFrame) -> list | None:
+        return feature_importance(artifact.model, scored.schema)
 
     def evaluate(self, scored: DataFrame, artifact: ModelArtifact) -> dict:
         """``{"overall": {metric: value, count, …}, "undefined": {metric: why}, …task sections}`` in one pass."""
