@@ -216,10 +216,12 @@ def _train_locked(
 
     with timer.stage("evaluate_candidate") as info:
         info["rows"] = inputs.rows[TEST]["rows_out"]
-        scored = task.score(candidate, test_rows).cache()
+        scoring_rows = task.scoring_rows(clean)
+        scored = task.score(candidate, scoring_rows).cache()
         candidate_eval = task.evaluate(scored, candidate)
         analysis = task.error_analysis(scored, candidate_eval)
         importance = task.feature_importance(candidate, scored)
+        model_analysis = task.model_analysis(candidate, test_rows)
         scored.unpersist()
 
     current_eval, current_version = None, registry.state().get("current") and registry.state()["current"]["version"]
@@ -227,7 +229,7 @@ def _train_locked(
     if current_path:
         with timer.stage("evaluate_current"):
             current = task.load_model(spark, current_path)
-            current_eval = task.evaluate(task.score(current, test_rows), current)
+            current_eval = task.evaluate(task.score(current, scoring_rows), current)
 
     metrics = config.evaluation.metrics
     candidate_metrics = {m: candidate_eval["overall"][m] for m in metrics}
@@ -287,6 +289,8 @@ def _train_locked(
         },
         "feature_importance": importance,
         "error_analysis": analysis,
+        "model_analysis": model_analysis,
+        "comparison_with_current": task.compare(candidate_eval, current_eval),
         "model": model_summary,
         "search": search_summary,
         "timings_seconds": timer.timings,
@@ -294,6 +298,17 @@ def _train_locked(
     with timer.stage("report"):
         reports.write_report(ctx.reports_dir, config.usecase, window.test_month, "train", report)
     return report
+
+
+def _predict_rows(spark: SparkSession, config: UsecaseConfig, month: str, columns: dict[str, str]) -> tuple[DataFrame, list]:
+    """The month to score; a day window also reads the history days before its test days (split train/test)."""
+    if config.window.unit != "day":
+        frame, files = lake.read_month(spark, config.data.base_path, month, columns, config.data.column_aliases)
+        return frame.withColumn(quality.SPLIT_COLUMN, F.lit("predict")), files
+    window = resolve_run_window(spark, config.model_copy(update={"run": config.run.model_copy(update={"test_month": month})}))
+    frame, files = lake.read_months(spark, config.data.base_path, window.months_to_read, columns, config.data.column_aliases)
+    frame = frame.withColumn(quality.SPLIT_COLUMN, _split_column(window, config)).filter(F.col(quality.SPLIT_COLUMN).isNotNull())
+    return frame, [info for month_files in files.values() for info in month_files]
 
 
 def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: str | None = None) -> dict:
@@ -315,9 +330,9 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
     columns = {name: kind for name, kind in config.data.columns.items() if name in inputs_needed}
     rules = quality.rules_over(config.cleaning.rules, set(columns), set(config.data.columns))
     with timer.stage("read") as info:
-        frame, files = lake.read_month(spark, config.data.base_path, month, columns, config.data.column_aliases)
-        frame = frame.withColumn(quality.SPLIT_COLUMN, F.lit("predict")).cache()
-        rows = quality.count_failures(frame, rules)["predict"]
+        frame, files = _predict_rows(spark, config, month, columns)
+        frame = frame.cache()
+        rows = quality.sum_counts(list(quality.count_failures(frame, rules).values()))
         info["rows"] = rows["rows_in"]
     target_uri = lake.predictions_uri(config.data.base_path, config.usecase, month)
     try:

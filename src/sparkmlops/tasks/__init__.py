@@ -1,4 +1,4 @@
-"""Tasks: what differs between regression and classification, asked by the pipeline.
+"""Tasks: what differs between regression, classification and forecasting, asked by the pipeline.
 
 The pipeline, registry, reports, gates and CLI never branch on a use case's name or
 task; they call the task (:class:`~sparkmlops.tasks.base.Task`) for labels, fitting,
@@ -16,8 +16,12 @@ if TYPE_CHECKING:
 
 def get_task(config: UsecaseConfig) -> Task:
     """The task object for ``config.task``."""
-    from sparkmlops.tasks.catalog import CLASSIFICATION
+    from sparkmlops.tasks.catalog import CLASSIFICATION, FORECASTING
 
+    if config.task == FORECASTING:
+        from sparkmlops.tasks.forecasting import ForecastingTask
+
+        return ForecastingTask(config)
     if config.task == CLASSIFICATION:
         from sparkmlops.tasks.classification import ClassificationTask
 

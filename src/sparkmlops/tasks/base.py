@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
 from sparkmlops.config import UsecaseConfig
 from sparkmlops.features import feature_module
@@ -19,6 +20,7 @@ from sparkmlops.gates import threshold_failures
 from sparkmlops.models import search
 from sparkmlops.models.artifact import ModelArtifact
 from sparkmlops.models.estimators import LABEL_COLUMN, feature_importance
+from sparkmlops.quality import SPLIT_COLUMN
 from sparkmlops.tasks.catalog import METRICS
 
 #: name -> function of the "row is kept" column giving one aggregate (counted with cleaning)
@@ -70,6 +72,10 @@ class Task:
         model, summary = search.fit(self.config, train_rows)
         return ModelArtifact(model, fit_metadata(model, summary)), summary
 
+    def scoring_rows(self, clean: DataFrame) -> DataFrame:
+        """What :meth:`score` needs from the cleaned window: the test rows (forecasting: also the history)."""
+        return clean.filter(F.col(SPLIT_COLUMN) == "test")
+
     def score(self, artifact: ModelArtifact, rows: DataFrame) -> DataFrame:
         """Rows with the model's ``prediction`` (and, for classification, ``score``)."""
         return artifact.model.transform(rows)
@@ -91,6 +97,14 @@ class Task:
 
     def error_analysis(self, scored: DataFrame, evaluation: dict) -> dict:
         raise NotImplementedError
+
+    def model_analysis(self, artifact: ModelArtifact, test_rows: DataFrame) -> dict | None:
+        """What the fitted model itself tells the report (forecasting: failed and fallback series)."""
+        return None
+
+    def compare(self, candidate: dict, current: dict | None) -> dict | None:
+        """A finer comparison of the two evaluations than the promotion metrics (None: nothing to add)."""
+        return None
 
     # ---- gates -------------------------------------------------------------------------
     def post_train_failures(self, evaluation: dict) -> list[str]:
