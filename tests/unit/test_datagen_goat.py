@@ -51,13 +51,26 @@ def _mu(frame: DataFrame) -> DataFrame:
                                                  F.col("rain")))
 
 
-def test_is_a_generator_and_the_contract_reads_the_config(spark, tmp_path):
+def test_is_a_generator_and_the_contract_reads_the_config(monkeypatch):
     assert "goat" in available_generators()
-    data = SimpleNamespace(base_path=str(tmp_path), columns=goat.COLUMNS, generator_options={"animals": 3})
-    result = goat.generate(spark, SimpleNamespace(usecase="goat_posture", data=data), ["2024-02"], 999, seed=SEED)
-    manifest = result["months"]["2024-02"]
-    assert result["usecase"] == "goat_posture" and manifest["animals"] == 3 and manifest["animals_seen"] == 3
-    assert manifest["pathological"] == {}  # fewer than PATHOLOGICAL_MIN_HERD animals
+    calls = []
+    monkeypatch.setattr(goat, "generate_herd", lambda *args: calls.append(args) or {"usecase": "goat_posture", "months": {}})
+    columns = dict(reversed(goat.COLUMNS.items()))
+    with_size = SimpleNamespace(base_path="/lake/goats", columns=columns, generator_options={"animals": 7})
+    without = SimpleNamespace(base_path="/lake/goats", columns=columns)  # a config from before generator_options
+    for data in (with_size, without):
+        result = goat.generate("spark", SimpleNamespace(usecase="goats_b", data=data), MONTHS, 999, seed=SEED)
+        assert result == {"usecase": "goats_b", "months": {}}
+    assert calls == [("spark", "/lake/goats", MONTHS, 7, SEED, columns),
+                     ("spark", "/lake/goats", MONTHS, goat.DEFAULT_ANIMALS, SEED, columns)]
+
+
+def test_pathological_animals_only_in_a_herd_of_ten_or_more():
+    assert goat.pathological_animals(goat.PATHOLOGICAL_MIN_HERD - 1, SEED) == {}
+    chosen = goat.pathological_animals(goat.PATHOLOGICAL_MIN_HERD, SEED)
+    assert sorted(chosen.values()) == sorted(goat.PATHOLOGICAL_KINDS)
+    assert chosen == goat.pathological_animals(goat.PATHOLOGICAL_MIN_HERD, SEED)
+    assert all(0 <= index < goat.PATHOLOGICAL_MIN_HERD for index in chosen)
 
 
 def test_months_read_back_with_the_layout_and_manifests(spark, generated):
@@ -176,23 +189,29 @@ def test_the_floor_is_the_true_means_score_and_beats_seasonal_naive(regular, gen
 
 
 def test_weather_drives_the_mean_as_stated(regular):
-    """Heat lowers μ, rain raises it: compare μ with the same row's μ at other weather."""
-    def mu(temperature, rain):
-        return goat.true_mean(SEED, F.col("animal_id"), F.col("date"), temperature, rain)
+    """Heat above HEAT_THRESHOLD lowers μ, cooler weather does not move it, rain raises it."""
+    def mu(temperature: float, rain: float):
+        return goat.true_mean(SEED, F.col("animal_id"), F.col("date"), F.lit(temperature), F.lit(rain))
 
-    frame = regular.select((mu(F.col("temperature") + 5, F.col("rain")) - mu(F.col("temperature"), F.col("rain"))).alias("hot"),
-                           (mu(F.col("temperature"), F.lit(1.0)) - mu(F.col("temperature"), F.lit(0.0))).alias("wet"))
-    stats = frame.agg(F.max("hot").alias("hot"), F.min("wet").alias("wet")).first()
-    assert stats["hot"] < 0 < stats["wet"]
+    threshold = goat.HEAT_THRESHOLD
+    frame = regular.select((mu(threshold + 5, 0.0) - mu(threshold, 0.0)).alias("hot"),
+                           F.abs(mu(threshold, 0.0) - mu(threshold - 15, 0.0)).alias("cool"),
+                           (mu(threshold, 1.0) - mu(threshold, 0.0)).alias("wet"))
+    stats = frame.agg(F.max("hot").alias("hot"), F.max("cool").alias("cool"), F.min("wet").alias("wet")).first()
+    assert stats["hot"] < 0 < stats["wet"] and stats["cool"] == 0
 
 
-def test_months_alone_equal_months_together_and_another_seed_differs(spark, generated, tmp_path):
+def test_months_alone_equal_months_together_and_the_seed_matters(spark, generated, tmp_path):
     base, result = generated
     together = spark.read.parquet(lake.month_uri(str(base), MONTHS[1]))
     alone = goat.generate_herd(spark, str(tmp_path), [MONTHS[1]], ANIMALS, SEED)
     single = spark.read.parquet(lake.month_uri(str(tmp_path), MONTHS[1]))
     assert single.count() == together.count() and single.exceptAll(together).count() == 0
     assert alone["months"][MONTHS[1]] == result["months"][MONTHS[1]]
-    goat.generate_herd(spark, str(tmp_path), [MONTHS[1]], ANIMALS, SEED + 1)
-    other = spark.read.parquet(lake.month_uri(str(tmp_path), MONTHS[1]))
-    assert other.exceptAll(together).count() > 0.99 * other.count()
+    # another seed: other weather and other animals (a day of steps, no herd written)
+    first, _ = goat._month_steps(MONTHS[1])
+    steps = spark.range(first, first + goat.STEPS_PER_DAY).select(
+        goat.temperature(SEED, F.col("id")).alias("t"), goat.temperature(SEED + 1, F.col("id")).alias("t1"),
+        goat.true_mean(SEED, F.lit("goat_0001"), F.timestamp_seconds(F.col("id") * goat.STEP_SECONDS), F.lit(10.0), F.lit(0.0)).alias("m"),
+        goat.true_mean(SEED + 1, F.lit("goat_0001"), F.timestamp_seconds(F.col("id") * goat.STEP_SECONDS), F.lit(10.0), F.lit(0.0)).alias("m1"))
+    assert steps.filter("t = t1 OR m = m1").count() < goat.STEPS_PER_DAY / 4

@@ -18,15 +18,16 @@ row is the same whichever months are generated in one call:
   0.1 + Exp(mean 0.6) mm rounded to 0.1 mm; otherwise 0 (about 90 % of steps are dry).
 * Per animal a (hash of seed and animal): night level L ~ U(−2.0, −1.2), activity
   amplitude M ~ U(2.2, 3.6), clock shift φ ~ U(−1.5, 1.5) h and heat sensitivity
-  β ~ U(−0.09, −0.03) per °C.
+  β ~ U(−0.25, −0.10) per °C above 20 °C.
 * The true conditional mean, :func:`true_mean`::
 
-      μ = sigmoid(L + M·P(hour − φ) + β·(temperature − 15) + 0.5·min(rain, 2))
+      μ = sigmoid(L + M·P(hour − φ) + β·max(0, temperature − 20) + 0.5·min(rain, 2))
       P(h) = exp(2(cos(2π(h − 8)/24) − 1)) + exp(2(cos(2π(h − 17)/24) − 1))
 
   P is low at night and peaks in the morning (08:00) and the afternoon (17:00) with a
-  midday rest; heat makes goats lie (β < 0), rain makes them stand (they shelter rather
-  than lie on wet ground). Night μ is about 0.2, the peaks about 0.8.
+  midday rest; heat above 20 °C makes goats lie (β < 0; below 20 °C temperature has no
+  effect), rain makes them stand (they shelter rather than lie on wet ground). Without
+  heat or rain, μ is about 0.25 at night and 0.8 at the peaks.
 * Observation: ``ratio_debout = μ + T_m(e)``, e ~ N(0, NOISE_SD²) i.i.d. (NOISE_SD =
   0.1), folded (reflected) into [−m, m] with m = min(μ, 1 − μ) by the triangle wave T_m.
   T_m is odd and e symmetric, so the noise stays symmetric about 0: E[ratio_debout |
@@ -93,8 +94,8 @@ WET_DAY_P, RAIN_STEP_P, RAIN_MIN_MM, RAIN_MEAN_MM = 0.35, 0.3, 0.1, 0.6
 LEVEL_RANGE = (-2.0, -1.2)
 AMPLITUDE_RANGE = (2.2, 3.6)
 SHIFT_HOURS_RANGE = (-1.5, 1.5)
-HEAT_RANGE = (-0.09, -0.03)  # logit per °C above TEMP_REF
-TEMP_REF = 15.0
+HEAT_RANGE = (-0.25, -0.10)  # logit per °C above HEAT_THRESHOLD
+HEAT_THRESHOLD = 20.0
 # the daily profile: von Mises bumps in the morning and the afternoon
 PEAK_HOURS, PEAK_CONCENTRATION = (8.0, 17.0), 2.0
 RAIN_EFFECT, RAIN_CAP_MM = 0.5, 2.0  # logit per mm, up to RAIN_CAP_MM
@@ -160,7 +161,7 @@ def true_mean(seed: int, animal_id: Column, date: Column, temperature: Column, r
     """E[ratio_debout | animal, date, temperature, rain]: the process's μ (module docstring)."""
     p = animal_parameters(seed, animal_index(animal_id))
     hour = F.pmod(step_of(date), F.lit(STEPS_PER_DAY)) / (STEPS_PER_DAY / 24)
-    eta = (p["level"] + p["amplitude"] * daily_profile(hour - p["shift"]) + p["heat"] * (temperature - TEMP_REF)
+    eta = (p["level"] + p["amplitude"] * daily_profile(hour - p["shift"]) + p["heat"] * F.greatest(temperature - HEAT_THRESHOLD, F.lit(0.0))
            + RAIN_EFFECT * F.least(rain, F.lit(RAIN_CAP_MM)))
     return 1 / (1 + F.exp(-eta))
 
@@ -267,8 +268,10 @@ def _statistics(spark: SparkSession, base: str, month: str, columns: dict[str, s
     regular = ~F.col("animal_id").isin(list(names)) if names else F.lit(True)
     short = [name for name, kind in names.items() if kind == "too_short"]
     gapped = ~F.col("animal_id").isin(short) if short else F.lit(True)
-    residual = F.when(regular, F.col("ratio_debout") - true_mean(
-        seed, F.col("animal_id"), F.col("date"), F.col("temperature"), F.col("rain")))
+    mu = true_mean(seed, F.col("animal_id"), F.col("date"), F.col("temperature"), F.col("rain"))
+    # a column of its own: inlined into both aggregates, μ would be computed twice a row
+    rows = rows.select("animal_id", gapped.alias("_gapped"), F.when(regular, F.col("ratio_debout") - mu).alias("_residual"))
+    residual, gapped = F.col("_residual"), F.col("_gapped")
     row = rows.agg(
         F.count(F.lit(1)).alias("rows"),
         F.sum(gapped.cast("long")).alias("gapped_rows"),
@@ -327,10 +330,11 @@ def generate_herd(spark: SparkSession, base_path: str, months: list[str], animal
                                 f"{TEMP_ANOMALY_SD}^2) anomaly interpolated between midnights, rounded to 0.1; herd-level"),
                 "rain": {"wet_day_p": WET_DAY_P, "rain_step_p": RAIN_STEP_P, "min_mm": RAIN_MIN_MM,
                          "exponential_mean_mm": RAIN_MEAN_MM, "herd_level": True},
-                "mean": ("mu = sigmoid(level + amplitude*P(hour - shift) + heat*(temperature - 15) + 0.5*min(rain, 2)), "
+                "mean": ("mu = sigmoid(level + amplitude*P(hour - shift) + heat*max(0, temperature - 20) + 0.5*min(rain, 2)), "
                          "P(h) = sum over peaks of exp(2(cos(2pi(h - peak)/24) - 1))"),
                 "peak_hours": list(PEAK_HOURS), "level": list(LEVEL_RANGE), "amplitude": list(AMPLITUDE_RANGE),
-                "shift_hours": list(SHIFT_HOURS_RANGE), "heat_per_degree": list(HEAT_RANGE),
+                "shift_hours": list(SHIFT_HOURS_RANGE), "heat_per_degree_above": list(HEAT_RANGE),
+                "heat_threshold": HEAT_THRESHOLD,
                 "rain_effect_per_mm": RAIN_EFFECT, "rain_cap_mm": RAIN_CAP_MM,
                 "observation": "mu + N(0, noise_sd^2) folded into [-m, m], m = min(mu, 1 - mu): mean and median mu",
                 "collar_gaps": {"day_p": GAP_DAY_P, "steps": list(GAP_STEPS)},
