@@ -38,8 +38,9 @@ Noise floor: given what a model can know (the animal, the time and the weather c
 at that step), the best predictor of ratio_debout under squared and absolute loss is μ.
 The manifest's ``best_possible`` is μ's own RMSE and MAE against the observed values
 over the month's rows of the regular (non-pathological) animals, computed exactly in
-Spark; its expectation is a little below NOISE_SD (folding shrinks the noise where μ is
-near 0 or 1; about 0.1 in practice). ``noise_sd`` states NOISE_SD.
+Spark; its expectation is a little below NOISE_SD, as folding shrinks the noise where μ
+is near 0 or 1 (1,000 animals in January 2024: RMSE 0.0966, MAE 0.0777; the MAE of
+Gaussian noise would be 0.0798). ``noise_sd`` states NOISE_SD.
 
 Quirks:
 
@@ -55,9 +56,11 @@ Quirks:
   every row present (gaps apply), ratio_debout null. They are left out of
   ``best_possible``.
 
-Size: animals × 96 × days rows a month (``rows_per_month`` is not used). 1,000 animals ×
-31 days (2.9 M rows) generate, write and get their manifest in about 12 s on local[2]
-(measured: generate_herd, one month, two shared cores).
+Size: animals × 96 × days rows a month, less gaps (``rows_per_month`` is not used). One
+Spark select over ``spark.range(animals × steps)``, nothing of the herd in the driver.
+Measured with generate_herd on local[2]: 1,000 animals × 31 days (2.89 M rows, 5 Parquet
+files) take 12.5–19 s for the write and the manifest's read-back aggregation, while
+another Spark job shared the two cores (load average about 6).
 """
 
 from __future__ import annotations
