@@ -20,7 +20,7 @@ from sparkmlops import quality
 from sparkmlops.config import UsecaseConfig
 from sparkmlops.errors import DataError
 from sparkmlops.gates import threshold_failures
-from sparkmlops.models import series
+from sparkmlops.models import series, series_refresh
 from sparkmlops.models.artifact import ModelArtifact
 from sparkmlops.models.estimators import PREDICTION_COLUMN
 from sparkmlops.tasks.base import InputChecks, Task
@@ -124,7 +124,7 @@ class ForecastingTask(Task):
         spec, split = self.spec, F.col(quality.SPLIT_COLUMN)
         history = rows.filter(split == "train").select(*spec.input_columns)
         horizon = rows.filter(split != "train")
-        models = series.refresh_herd(artifact.model, history, spec)
+        models = series_refresh.refresh_herd(artifact.model, history, spec)
         forecasts = series.forecast_herd(models, horizon.select(*spec.input_columns), spec)
         actuals = horizon.select(F.col(spec.series_column).cast("string").alias(series.SERIES_ID),
                                  F.col(spec.time_column).alias(series.TIME), F.col(spec.target).alias(ACTUAL))
