@@ -332,7 +332,8 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
     with timer.stage("read") as info:
         frame, files = _predict_rows(spark, config, month, columns)
         frame = frame.cache()
-        rows = quality.sum_counts(list(quality.count_failures(frame, rules).values()))
+        by_split = quality.count_failures(frame, rules)  # "predict", or a day window's "test" and history ("train")
+        rows = by_split.get("predict") or by_split.get(TEST) or quality.sum_counts([])
         info["rows"] = rows["rows_in"]
     target_uri = lake.predictions_uri(config.data.base_path, config.usecase, month)
     try:
@@ -354,6 +355,8 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
         "input_files": [f.path for f in files], "rows": rows, "predictions_uri": target_uri,
         "prediction_stats": stats, "post_predict_failures": failures, "timings_seconds": timer.timings,
     }
+    if TRAIN in by_split:
+        report["history_rows"] = by_split[TRAIN]
     reports.write_report(ctx.reports_dir, config.usecase, month, "predict", report)
     log.info(f"wrote {stats['rows']} predictions to {target_uri}")
     warning = task.predict_warning(stats)

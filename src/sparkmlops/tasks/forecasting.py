@@ -135,6 +135,7 @@ class ForecastingTask(Task):
         valid = F.col(ACTUAL).isNotNull() & F.col("forecast").isNotNull() & F.col("naive").isNotNull()
         error, naive_error = F.col("forecast") - F.col(ACTUAL), F.col("naive") - F.col(ACTUAL)
         return scored.groupBy(series.SERIES_ID).agg(
+            F.count(F.lit(1)).alias("rows"),
             F.sum(F.when(valid, 1).otherwise(0)).alias("n"),
             F.sqrt(F.avg(F.when(valid, error * error))).alias("rmse"),
             F.avg(F.when(valid, F.abs(error))).alias("mae"),
@@ -161,10 +162,11 @@ class ForecastingTask(Task):
             F.avg(F.when(scored_series, F.col("naive_mae"))).alias("naive_mean_mae"),
             F.avg(F.when(scored_series, (F.col("rmse") < F.col("naive_rmse")).cast("double"))).alias("share_beating_naive"),
             F.sum("n").alias("count"),
+            F.sum("rows").alias("rows"),
         ).first()
         median, p90 = herd["rmse_quantiles"] or (None, None)
         overall = {"mean_rmse": herd["mean_rmse"], "median_rmse": median, "mean_mae": herd["mean_mae"], "p90_rmse": p90,
-                   "count": herd["count"], "series": herd["series"], "series_scored": herd["series_scored"],
+                   "count": herd["count"], "rows": herd["rows"], "series": herd["series"], "series_scored": herd["series_scored"],
                    "naive_mean_rmse": herd["naive_mean_rmse"], "naive_mean_mae": herd["naive_mean_mae"],
                    "share_beating_naive": herd["share_beating_naive"]}
         undefined = {}
