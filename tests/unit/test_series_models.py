@@ -93,16 +93,38 @@ def test_forecast_from_the_stored_row_equals_the_fitted_results_forecast(fitted_
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-8)
 
 
-def test_fourier_arima_state_forecast_equals_its_results_and_uses_absolute_phase():
-    spec = hourly_spec(**FOURIER)
+@pytest.mark.parametrize("regression", ["mle", "ols"])
+def test_fourier_arima_state_forecast_equals_its_results_and_uses_absolute_phase(regression):
+    spec = hourly_spec(**FOURIER, regression=regression)
     train, test = split(goat("g2", seed=2))
     row, results = fit_series_with_results(train, spec)
-    assert row.iloc[0]["status"] == "ok"
-    assert row.iloc[0]["param_names"][3:11] == ["sin1", "cos1", "sin2", "cos2", "sin3", "cos3", "sin4", "cos4"]
+    model = row.iloc[0]
+    assert (model["status"], model["regression"]) == ("ok", regression)
+    assert model["param_names"][3:11] == ["sin1", "cos1", "sin2", "cos2", "sin3", "cos3", "sin4", "cos4"]
+    regressors = np.column_stack(
+        [train[list(EXOG)].to_numpy(), series.fourier_terms(pd.DatetimeIndex(train["time"]), 1440, 4)]
+    )
+    ols = np.linalg.lstsq(np.column_stack([np.ones(len(train)), regressors]), train["ratio_debout"], rcond=None)[0][1:]
+    if regression == "ols":  # held at the least-squares values; intercept and ARMA part fitted
+        np.testing.assert_allclose(model["params"][1:11], ols, rtol=0, atol=1e-10)
+    else:  # joint MLE moves them (ARMA errors), but not far
+        assert np.abs(np.asarray(model["params"][1:11]) - ols).max() > 1e-6
+        np.testing.assert_allclose(model["params"][1:11], ols, atol=0.05)
     design = np.column_stack([test[list(EXOG)].to_numpy(), series.fourier_terms(pd.DatetimeIndex(test["time"]), 1440, 4)])
     expected = np.clip(results.forecast(len(test), exog=design), 0, 1)
     got = forecast_series(row, test, spec)["forecast"].to_numpy()
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-8)
+
+
+def test_ols_regression_on_a_differenced_model_estimates_the_exog_effect():
+    spec = hourly_spec(order=(0, 1, 1), seasonal_order=(0, 1, 1), trend=None, regression="ols")
+    train, test = split(goat("g9", seed=9))
+    row, results = fit_series_with_results(train, spec)
+    model = row.iloc[0]
+    assert model["status"] == "ok" and model["seasonal_order"] == [0, 1, 1, 24]
+    assert model["params"][model["param_names"].index("rain")] == pytest.approx(0.3, abs=0.05)
+    expected = np.clip(results.forecast(len(test), exog=test[list(EXOG)].to_numpy()), 0, 1)
+    np.testing.assert_allclose(forecast_series(row, test, spec)["forecast"], expected, rtol=0, atol=1e-8)
 
 
 @pytest.mark.parametrize(
@@ -208,6 +230,15 @@ def test_hourly_resampling_forecasts_every_quarter_hour_with_its_hours_value():
     assert score["n"] == 192 and score["rmse"] < score["naive_rmse"]
 
 
+def test_a_corrupt_model_row_is_forecast_naive_and_says_why(fitted_sarimax):
+    _, test, row, _ = fitted_sarimax
+    broken = row.iloc[0].to_dict() | {"params": row.iloc[0]["params"][:-1]}
+    forecasts = forecast_series(broken, test, hourly_spec())
+    assert set(forecasts["status"]) == {"fallback"} and set(forecasts["method"]) == {"seasonal_naive"}
+    assert forecasts["error"].iloc[0].startswith("forecast failed: ")
+    np.testing.assert_array_equal(forecasts["forecast"], forecasts["naive"])
+
+
 def test_steps_not_after_the_last_fitted_step_get_no_forecast(fitted_sarimax):
     train, test, row, _ = fitted_sarimax
     forecasts = forecast_series(row, pd.concat([train.tail(2), test.head(3)]), hourly_spec())
@@ -222,6 +253,7 @@ def test_steps_not_after_the_last_fitted_step_get_no_forecast(fitted_sarimax):
         (dict(method="fourier_arima", fourier_terms=13), r"fourier_terms must be in 1\.\.12"),
         (dict(clip=(1.0, 0.0)), "clip must be"),
         (dict(min_points=0), "min_points"),
+        (dict(regression="gls"), "regression 'gls' is not one of mle, ols"),
     ],
 )
 def test_invalid_specs_are_rejected_with_the_reason(changes, message):
@@ -271,7 +303,7 @@ def test_spark_apply_in_pandas_matches_the_pandas_loop(spark):
     spark_forecasts["time"] = pd.to_datetime(spark_forecasts["time"]).astype("datetime64[ns]")
     merged = local_forecasts.merge(spark_forecasts, on=on, suffixes=("_local", "_spark"), how="outer", indicator=True)
     assert (merged["_merge"] == "both").all() and len(merged) == len(test)
-    for column in ("method", "status"):
+    for column in ("method", "status", "error"):
         assert merged[f"{column}_local"].fillna("").tolist() == merged[f"{column}_spark"].fillna("").tolist()
     for column in ("forecast", "naive"):
         np.testing.assert_allclose(merged[f"{column}_spark"], merged[f"{column}_local"], rtol=0, atol=1e-8)
