@@ -140,7 +140,11 @@ def probability_predict_failures(stats: dict, gates: GatesConfig) -> list[str]:
 def pre_train_failures(checks: dict, min_retention: float) -> list[str]:
     """Violations in a dry run's input checks (window complete enough, rows retained)."""
     failures = []
-    if len(checks.get("window", {}).get("train_months", [])) < 2:
+    window = checks.get("window", {})
+    if window.get("unit") == "day":
+        if len(window.get("train_days", [])) < 2:
+            failures.append("fewer than 2 train days")
+    elif len(window.get("train_months", [])) < 2:
         failures.append("fewer than 2 train months")
     for split, stats in checks.get("rows", {}).items():
         if stats.get("rows_in", 0) == 0:

@@ -115,6 +115,10 @@ def _resolve_day_window(spark: SparkSession, config: UsecaseConfig, test_month: 
                               strict=config.window.strict)
 
 
+def _days(days: tuple[str, ...]) -> str:
+    return f"{days[0]}..{days[-1]}" if len(days) > 1 else ",".join(days)
+
+
 def _split_column(window: Window, config: UsecaseConfig):
     """train / test for each row (null: outside a day window's days)."""
     if not window.test_days:
@@ -184,8 +188,12 @@ def train(spark: SparkSession, config: UsecaseConfig, ctx: RunContext) -> dict:
     registry = Registry(ctx.registry_root, config.usecase)
     with ExecutorWatch(spark) as watch:
         window = resolve_run_window(spark, config)
-        log.info(f"window test={window.test_month} train={','.join(window.train_months)} "
-                 f"missing={','.join(window.missing_train_months) or '-'}")
+        if window.test_days:
+            log.info(f"window test days={_days(window.test_days)} train days={_days(window.train_days)} "
+                     f"missing={','.join(window.missing_train_days) or '-'}")
+        else:
+            log.info(f"window test={window.test_month} train={','.join(window.train_months)} "
+                     f"missing={','.join(window.missing_train_months) or '-'}")
         inputs = load_inputs(spark, config, window, timer)
         # Inputs that cannot train stop the run before the registry is touched (not even its lock).
         quality.check_retention(inputs.rows, config.cleaning.min_retention)
