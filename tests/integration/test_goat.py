@@ -158,7 +158,7 @@ def test_values_outside_the_range_are_refused_and_nothing_is_written(copy_of, sp
     assert run(config_file, "train", "--test-month", "2023-06") == 3
     err = capsys.readouterr().err
     assert f"{bad_rows} train row(s) have ratio_debout outside [0, 1]" in err and f"{animal}=1.7" in err
-    assert not (root / "registry").exists() and not (root / "reports" / USECASE / "2023-06").exists()
+    assert not (root / "registry").exists() and not (root / "reports" / USECASE / "2023-06" / "train_report.json").exists()
 
 
 def test_a_missing_exogenous_column_names_the_column(copy_of, spark, capsys):
