@@ -254,15 +254,24 @@ def aqe_check(animals: int, method: str, seed: int) -> dict:
     frame.count()
     fit_herd(spark.createDataFrame(split(goat_herd(4, seed + 1))[0]), spec).count()  # warm workers
     timings = {}
-    for name, build in (
-        ("plain_groupby", lambda: frame.groupBy(spec.series_column).applyInPandas(_fit_group(spec), FIT_SCHEMA)),
-        ("fit_herd", lambda: fit_herd(frame, spec)),
+    coalesce = "spark.sql.adaptive.coalescePartitions.enabled"
+    for name, build, settings in (
+        ("plain_groupby", lambda: frame.groupBy(spec.series_column).applyInPandas(_fit_group(spec), FIT_SCHEMA), {}),
+        (
+            "plain_groupby_no_coalesce",
+            lambda: frame.groupBy(spec.series_column).applyInPandas(_fit_group(spec), FIT_SCHEMA),
+            {coalesce: "false"},
+        ),
+        ("fit_herd", lambda: fit_herd(frame, spec), {}),
     ):
+        before = {key: spark.conf.get(key) for key in settings}
+        for key, value in settings.items():
+            spark.conf.set(key, value)  # session-wide, and only while this action runs
         started = time.perf_counter()
-        result = build()
-        partitions = result.rdd.getNumPartitions()
-        result.select("status").toPandas()
-        timings[name] = {"wall_s": round(time.perf_counter() - started, 1), "partitions": partitions}
+        statuses = build().select("status").toPandas()
+        timings[name] = {"wall_s": round(time.perf_counter() - started, 1), "status": statuses["status"].value_counts().to_dict()}
+        for key, value in before.items():
+            spark.conf.set(key, value)
     return {"animals": animals, "method": method, **timings}
 
 

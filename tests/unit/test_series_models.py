@@ -6,6 +6,7 @@ Series are hourly (s = 24) or resampled to hourly so every fit takes well under 
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,7 @@ def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def hourly_spec(**changes) -> SeriesSpec:
     base = dict(
         exogenous=EXOG, step_minutes=60, method="sarimax", seasonal_period=24, order=(1, 0, 1),
-        seasonal_order=(1, 0, 1), min_points=48, maxiter=200, clip=(0.0, 1.0),
+        seasonal_order=(1, 0, 1), min_points=48, maxiter=200, clip=(0.0, 1.0), regression="mle",
     )
     return SeriesSpec(**{**base, **changes})
 
@@ -261,6 +262,13 @@ def test_invalid_specs_are_rejected_with_the_reason(changes, message):
         hourly_spec(**changes)
 
 
+def test_fits_run_with_one_blas_thread(fitted_sarimax):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    libraries = threadpoolctl.threadpool_info()
+    assert libraries and {library["num_threads"] for library in libraries} == {1}
+    assert {os.environ[v] for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")} == {"1"}
+
+
 def test_missing_columns_are_a_configuration_error_not_a_series_status():
     train, _ = split(goat("g8", seed=8))
     with pytest.raises(ValueError, match=r"columns \['rain'\] are not in the data"):
@@ -268,7 +276,7 @@ def test_missing_columns_are_a_configuration_error_not_a_series_status():
 
 
 def test_spark_apply_in_pandas_matches_the_pandas_loop(spark):
-    spec = hourly_spec(**FOURIER, max_points=130)
+    spec = hourly_spec(**FOURIER, max_points=130, regression="ols")  # the default estimation
     frames = [goat(f"g{i}", seed=10 + i) for i in range(4)]
     frames.append(goat("short", seed=20).head(30))
     frames.append(goat("no-target", seed=21).assign(ratio_debout=np.nan))
