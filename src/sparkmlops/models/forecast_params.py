@@ -7,10 +7,11 @@
       order: [1, 0, 1]
       seasonal_order: [1, 0, 1]    # sarimax only
       seasonal_period: 96          # steps per cycle at the fitted resolution (96 at 15 min, 24 hourly)
-      fourier_terms: 3             # fourier_arima: sine/cosine pairs of the cycle as exogenous columns
+      fourier_terms: 10            # fourier_arima: sine/cosine pairs of the cycle as exogenous columns
       trend: c                     # statsmodels trend: c = intercept (null when differencing)
+      regression: ols              # regressor coefficients by least squares, ARMA by MLE (8x faster); mle: all by MLE
       exogenous: [temperature, rain]
-      min_points: 96               # fewer observed points: seasonal-naive fallback, flagged
+      min_points: 192              # fewer observed points: seasonal-naive fallback, flagged
       max_points: 20000            # a bigger group is an error naming its key (a group is held in memory)
       clip: [0.0, 1.0]
 
@@ -35,13 +36,14 @@ class ForecastingConfig(BaseModel):
     order: tuple[int, int, int] = (1, 0, 1)
     seasonal_order: tuple[int, int, int] = (1, 0, 1)
     seasonal_period: int = Field(default=96, ge=2, le=2000)
-    fourier_terms: int = Field(default=3, ge=1, le=20)
+    fourier_terms: int = Field(default=10, ge=1, le=48)
     trend: Literal["n", "c", "t", "ct"] | None = "c"
+    regression: Literal["ols", "mle"] = "ols"
     exogenous: tuple[str, ...] = ()
-    min_points: int = Field(default=96, ge=2)
+    min_points: int = Field(default=192, ge=2)
     max_points: int = Field(default=20_000, ge=10)
     clip: tuple[float, float] | None = (0.0, 1.0)
-    maxiter: int = Field(default=50, ge=1, le=10_000)
+    maxiter: int = Field(default=200, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _consistent(self) -> ForecastingConfig:

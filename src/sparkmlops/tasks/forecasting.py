@@ -38,7 +38,7 @@ def series_spec(config: UsecaseConfig) -> series.SeriesSpec:
         series_column=config.data.series_column, time_column=config.data.timestamp_column, target=config.data.target,
         exogenous=tuple(f.exogenous), step_minutes=f.step_minutes, resample_minutes=f.resample_minutes,
         method=f.method, order=tuple(f.order), seasonal_order=tuple(f.seasonal_order),
-        seasonal_period=f.seasonal_period, fourier_terms=f.fourier_terms, trend=f.trend,
+        seasonal_period=f.seasonal_period, fourier_terms=f.fourier_terms, trend=f.trend, regression=f.regression,
         min_points=f.min_points, max_points=f.max_points, clip=tuple(f.clip) if f.clip else None, maxiter=f.maxiter,
     )
 
