@@ -207,3 +207,11 @@ def test_duplicates_short_series_and_one_sided_animals_are_flagged_not_fatal(cop
     assert analysis["on_test_days_without_a_model"] == [new]
     not_forecast = {row["series"]: row for row in report["metrics"]["candidate"]["not_forecast"]}
     assert not_forecast[new]["error"] == "no model for this series"
+
+
+def test_train_months_are_refused_for_a_day_window(copy_of, capsys):
+    root, config_file = copy_of()
+    assert run(config_file, "train", "--test-month", "2023-06", "--train-months", "2023-04,2023-05") == 2
+    err = capsys.readouterr().err
+    assert "--train-months does not apply to goat_posture: its window is in days" in err
+    assert not (root / "registry").exists()
