@@ -88,6 +88,25 @@ def exact_auc(frame: DataFrame, score: str, label: str) -> dict:
     }
 
 
+def write_months(spark: SparkSession, base_path: str, usecase: str, months: list[str], write_month) -> dict:
+    """The loop every generator shares: check the store, write each month, then its manifest.
+
+    Args:
+        base_path: the use case's lake root.
+        write_month: ``(base, month) -> manifest``; writes the month's rows under ``base``.
+
+    Returns:
+        ``{"usecase": usecase, "months": {month: manifest}}``.
+    """
+    base = lake.normalize_uri(base_path)
+    lake.check_store(spark, base)
+    manifests = {}
+    for month in months:
+        manifests[month] = write_month(base, month)
+        write_manifest(spark, base, month, manifests[month])
+    return {"usecase": usecase, "months": manifests}
+
+
 def write_manifest(spark: SparkSession, base: str, month: str, manifest: dict) -> None:
     """``<base>/_manifests/<month>.json``."""
     lake.write_text(spark, f"{lake.normalize_uri(base)}/_manifests/{month}.json", json.dumps(manifest, indent=2))

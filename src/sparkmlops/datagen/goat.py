@@ -73,7 +73,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from sparkmlops import lake
-from sparkmlops.datagen._shared import keyed_uniform, month_bounds, write_manifest
+from sparkmlops.datagen._shared import keyed_uniform, month_bounds, write_months
 
 GENERATOR = "goat_posture"
 GENERATOR_VERSION = 1
@@ -313,14 +313,12 @@ def generate_herd(spark: SparkSession, base_path: str, months: list[str], animal
     if animals < 1:
         raise ValueError(f"a herd needs at least one animal (got {animals})")
     columns = dict(columns or COLUMNS)
-    base = lake.normalize_uri(base_path)
-    lake.check_store(spark, base)
     pathological = {f"goat_{index:04d}": kind for index, kind in sorted(pathological_animals(animals, seed).items())}
-    manifests = {}
-    for month in months:
+
+    def write_month(base: str, month: str) -> dict:
         _layout(month_frame(spark, month, animals, seed), columns).write.mode("overwrite").parquet(lake.month_uri(base, month))
         _, steps = _month_steps(month)
-        manifest = {
+        return {
             "generator": GENERATOR, "generator_version": GENERATOR_VERSION, "seed": seed, "month": month,
             "animals": animals, "steps_per_animal": steps,
             **_statistics(spark, base, month, columns, animals, seed),
@@ -354,9 +352,8 @@ def generate_herd(spark: SparkSession, base_path: str, months: list[str], animal
                 "the animals other than too_short that collar gaps removed."
             ),
         }
-        write_manifest(spark, base, month, manifest)
-        manifests[month] = manifest
-    return {"usecase": USECASE, "months": manifests}
+
+    return write_months(spark, base_path, USECASE, months, write_month)
 
 
 def generate(spark: SparkSession, config, months: list[str], rows_per_month: int, seed: int) -> dict:

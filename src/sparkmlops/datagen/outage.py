@@ -32,7 +32,7 @@ from pyspark.sql import functions as F
 
 from sparkmlops import lake, quality
 from sparkmlops.config import UsecaseConfig
-from sparkmlops.datagen._shared import month_bounds, stream_seed, write_manifest
+from sparkmlops.datagen._shared import month_bounds, stream_seed, write_months
 
 GENERATOR = "outage_duration"
 GENERATOR_VERSION = 1
@@ -229,13 +229,10 @@ def generate(spark: SparkSession, config: UsecaseConfig, months: list[str], rows
     Returns:
         ``{"usecase": …, "months": {month: manifest}}``.
     """
-    base = lake.normalize_uri(config.data.base_path)
-    lake.check_store(spark, base)
-    manifests = {}
-    for month in months:
+    def write_month(base: str, month: str) -> dict:
         real_layout(month_frame(spark, month, rows_per_month, seed), config).write.mode("overwrite").parquet(
             lake.month_uri(base, month))
-        manifest = {
+        return {
             "generator": GENERATOR, "generator_version": GENERATOR_VERSION, "seed": seed, "month": month,
             **_statistics(spark, config, base, month),
             "process": {
@@ -256,6 +253,5 @@ def generate(spark: SparkSession, config: UsecaseConfig, months: list[str], rows
                 "to double precision. Quirky rows fail a cleaning rule and are not part of the floor."
             ),
         }
-        write_manifest(spark, base, month, manifest)
-        manifests[month] = manifest
-    return {"usecase": config.usecase, "months": manifests}
+
+    return write_months(spark, config.data.base_path, config.usecase, months, write_month)

@@ -62,7 +62,7 @@ from pyspark.sql.types import DoubleType, StructField, StructType
 
 from sparkmlops import lake, quality
 from sparkmlops.config import UsecaseConfig
-from sparkmlops.datagen._shared import exact_auc, keyed_uniform, month_bounds, write_manifest
+from sparkmlops.datagen._shared import exact_auc, keyed_uniform, month_bounds, write_months
 
 GENERATOR = "rain_tomorrow"
 GENERATOR_VERSION = 1
@@ -578,12 +578,9 @@ def generate(spark: SparkSession, config: UsecaseConfig, months: list[str], rows
     Returns:
         ``{"usecase": …, "months": {month: manifest}}``.
     """
-    base = lake.normalize_uri(config.data.base_path)
-    lake.check_store(spark, base)
-    manifests = {}
-    for month in months:
+    def write_month(base: str, month: str) -> dict:
         real_layout(month_frame(spark, month, seed), config).write.mode("overwrite").parquet(lake.month_uri(base, month))
-        manifest = {
+        return {
             "generator": GENERATOR, "generator_version": GENERATOR_VERSION, "seed": seed, "month": month,
             **_statistics(spark, config, base, month),
             "rows_per_month_note": "not used: one row per station and day (49 stations x the month's days)",
@@ -604,6 +601,5 @@ def generate(spark: SparkSession, config: UsecaseConfig, months: list[str], rows
                            "P(recorded values | regimes) x P(rain tomorrow | tomorrow's regime, station, date + 1); "
                            "see sparkmlops.datagen.rain.bayes_probability."),
         }
-        write_manifest(spark, base, month, manifest)
-        manifests[month] = manifest
-    return {"usecase": config.usecase, "months": manifests}
+
+    return write_months(spark, config.data.base_path, config.usecase, months, write_month)

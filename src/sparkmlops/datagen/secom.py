@@ -39,7 +39,7 @@ from pyspark.sql.types import DoubleType, StructField, StructType
 
 from sparkmlops import lake, quality
 from sparkmlops.config import UsecaseConfig
-from sparkmlops.datagen._shared import exact_auc, keyed_uniform, month_bounds, write_manifest
+from sparkmlops.datagen._shared import exact_auc, keyed_uniform, month_bounds, write_months
 
 GENERATOR = "secom_defect"
 GENERATOR_VERSION = 1
@@ -262,15 +262,13 @@ def generate(spark: SparkSession, config: UsecaseConfig, months: list[str], rows
     Returns:
         ``{"usecase": …, "months": {month: manifest}}``.
     """
-    base = lake.normalize_uri(config.data.base_path)
-    lake.check_store(spark, base)
     sensors = layout(seed, sensor_names(config))
     roles = {role: sum(1 for s in sensors if s.role == role) for role in ("constant", "sparse", "informative", "noise")}
-    manifests = {}
-    for month in months:
+
+    def write_month(base: str, month: str) -> dict:
         real_layout(month_frame(spark, config, month, rows_per_month, seed), config).write.mode("overwrite").parquet(
             lake.month_uri(base, month))
-        manifest = {
+        return {
             "generator": GENERATOR, "generator_version": GENERATOR_VERSION, "seed": seed, "month": month,
             **_statistics(spark, config, base, month, sensors),
             "layout": {
@@ -286,6 +284,5 @@ def generate(spark: SparkSession, config: UsecaseConfig, months: list[str], rows
                            "sqrt(1 + sum over missing ones of beta^2)) over the month's rows that pass cleaning.rules; "
                            "z is the sensor's standardised reading (see sparkmlops.datagen.secom.bayes_probability)."),
         }
-        write_manifest(spark, base, month, manifest)
-        manifests[month] = manifest
-    return {"usecase": config.usecase, "months": manifests}
+
+    return write_months(spark, config.data.base_path, config.usecase, months, write_month)
