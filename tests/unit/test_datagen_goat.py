@@ -6,7 +6,6 @@ recomputed from the written rows.
 
 from __future__ import annotations
 
-import json
 import math
 from types import SimpleNamespace
 
@@ -16,11 +15,11 @@ from pyspark.sql import functions as F
 
 from sparkmlops import lake
 from sparkmlops.datagen import available_generators, goat
+from tests.support.generated import written_months
 
 MONTHS = ["2024-02", "2024-03"]
 ANIMALS = 12
 SEED = 11
-SPARK_TYPES = {"string": "string", "timestamp": "timestamp", "double": "double"}
 DAYS = {"2024-02": 29, "2024-03": 31}
 
 
@@ -75,15 +74,7 @@ def test_pathological_animals_only_in_a_herd_of_ten_or_more():
 
 def test_months_read_back_with_the_layout_and_manifests(spark, generated):
     base, result = generated
-    assert result["usecase"] == "goat_posture" and list(result["months"]) == MONTHS
-    assert lake.list_months(spark, str(base)) == MONTHS
-    for month in MONTHS:
-        year, mm = month.split("-")
-        assert (base / year / mm / lake.SUCCESS_MARKER).exists()
-        written = spark.read.parquet(lake.month_uri(str(base), month))
-        assert written.dtypes == [(name, SPARK_TYPES[kind]) for name, kind in goat.COLUMNS.items()]
-        manifest = json.loads((base / "_manifests" / f"{month}.json").read_text())
-        assert manifest == result["months"][month]
+    for month, (written, manifest) in written_months(spark, base, goat.COLUMNS, result, "goat_posture", MONTHS).items():
         assert manifest["rows"] == written.count() and manifest["animals"] == ANIMALS
         assert manifest["steps_per_animal"] == DAYS[month] * goat.STEPS_PER_DAY
         assert set(manifest["best_possible"]) == {"rmse", "mae"} and manifest["noise_sd"] == goat.NOISE_SD

@@ -6,7 +6,6 @@ rates), recomputed from the written rows.
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -16,15 +15,11 @@ from pyspark.sql import functions as F
 from sparkmlops import config as config_module
 from sparkmlops import lake, quality
 from sparkmlops.datagen import generator_module, outage
+from tests.support.generated import read_back, with_base, written_months
 
 ROWS = 3000
 MONTHS = ["2023-01", "2023-02"]
 SEED = 5
-SPARK_TYPES = {"string": "string", "timestamp": "timestamp", "int": "int", "double": "double", "long": "bigint"}
-
-
-def _with_base(config, base):
-    return config.model_copy(update={"data": config.data.model_copy(update={"base_path": str(base)})})
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +30,14 @@ def outage_config():
 @pytest.fixture(scope="module")
 def generated(spark, outage_config, tmp_path_factory):
     base = tmp_path_factory.mktemp("outage") / "lake"
-    config = _with_base(outage_config, base)
+    config = with_base(outage_config, base)
     return config, base, outage.generate(spark, config, MONTHS, ROWS, seed=SEED)
 
 
 @pytest.fixture(scope="module")
 def rows(spark, generated) -> DataFrame:
     config, base, _ = generated
-    return lake.read_months(spark, str(base), MONTHS, config.data.columns, config.data.column_aliases)[0].cache()
+    return read_back(spark, config, base, MONTHS).cache()
 
 
 @pytest.fixture(scope="module")
@@ -62,24 +57,16 @@ def test_the_yaml_names_this_generator(outage_config):
 
 def test_months_read_back_with_the_yaml_columns_and_manifests(spark, generated):
     config, base, result = generated
-    assert result["usecase"] == "outage_duration" and list(result["months"]) == MONTHS
-    assert lake.list_months(spark, str(base)) == MONTHS
-    for month in MONTHS:
-        year, mm = month.split("-")
-        assert (base / year / mm / lake.SUCCESS_MARKER).exists()
-        written = spark.read.parquet(lake.month_uri(str(base), month))
-        assert written.dtypes == [(name, SPARK_TYPES[kind]) for name, kind in config.data.columns.items()]
+    for month, (written, manifest) in written_months(spark, base, config.data.columns, result, "outage_duration", MONTHS).items():
         frame, _ = lake.read_month(spark, str(base), month, config.data.columns, config.data.column_aliases)
         assert frame.count() == ROWS
-        manifest = json.loads((base / "_manifests" / f"{month}.json").read_text())
-        assert manifest == result["months"][month]
         assert manifest["rows"] == ROWS and set(manifest["best_possible"]) == {"rmse", "mae", "r2"}
 
 
 def test_same_seed_writes_the_same_rows_and_another_seed_does_not(spark, generated, tmp_path):
     config, base, _ = generated
     first = spark.read.parquet(lake.month_uri(str(base), "2023-02"))
-    again = _with_base(config, tmp_path)
+    again = with_base(config, tmp_path)
     outage.generate(spark, again, ["2023-02"], ROWS, seed=SEED)
     second = spark.read.parquet(lake.month_uri(str(tmp_path), "2023-02"))
     assert second.count() == ROWS and first.exceptAll(second).count() == 0

@@ -6,7 +6,6 @@ rates and process), recomputed from the written rows.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import timedelta
 
@@ -24,14 +23,10 @@ from sparkmlops.features import tabular
 from sparkmlops.models.estimators import build_pipeline
 from sparkmlops.models.search import without_training_summaries
 from tests.support.aucs import average_precision, roc_auc
+from tests.support.generated import read_back, with_base, written_months
 
 MONTHS = ["2023-01", "2023-02"]
 SEED = 3
-SPARK_TYPES = {"string": "string", "timestamp": "timestamp", "double": "double"}
-
-
-def _with_base(config, base):
-    return config.model_copy(update={"data": config.data.model_copy(update={"base_path": str(base)})})
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +38,14 @@ def rain_config():
 def generated(spark, rain_config, tmp_path_factory):
     """Both months generated in one call (rows_per_month is not used: any value)."""
     base = tmp_path_factory.mktemp("rain") / "lake"
-    config = _with_base(rain_config, base)
+    config = with_base(rain_config, base)
     return config, base, rain.generate(spark, config, MONTHS, 100, seed=SEED)
 
 
 @pytest.fixture(scope="module")
 def rows(spark, generated) -> DataFrame:
     config, base, _ = generated
-    return lake.read_months(spark, str(base), MONTHS, config.data.columns, config.data.column_aliases)[0].cache()
+    return read_back(spark, config, base, MONTHS).cache()
 
 
 @pytest.fixture(scope="module")
@@ -66,18 +61,10 @@ def test_the_yaml_names_this_generator(rain_config):
 
 def test_months_read_back_with_the_yaml_columns_and_manifests(spark, generated):
     config, base, result = generated
-    assert result["usecase"] == "rain_tomorrow" and list(result["months"]) == MONTHS
-    assert lake.list_months(spark, str(base)) == MONTHS
-    for month in MONTHS:
-        year, mm = month.split("-")
-        assert (base / year / mm / lake.SUCCESS_MARKER).exists()
-        written = spark.read.parquet(lake.month_uri(str(base), month))
-        assert written.dtypes == [(name, SPARK_TYPES[kind]) for name, kind in config.data.columns.items()]
+    for month, (written, manifest) in written_months(spark, base, config.data.columns, result, "rain_tomorrow", MONTHS).items():
         frame, _ = lake.read_month(spark, str(base), month, config.data.columns, config.data.column_aliases)
         days = pd.Period(month).days_in_month
         assert frame.count() == len(rain.LOCATIONS) * days
-        manifest = json.loads((base / "_manifests" / f"{month}.json").read_text())
-        assert manifest == result["months"][month]
         assert manifest["rows"] == len(rain.LOCATIONS) * days
         assert set(manifest["best_possible"]) == {"roc_auc", "pr_auc"}
         assert manifest["labelled_rows"] >= config.cleaning.min_retention * manifest["rows"]
@@ -98,7 +85,7 @@ def test_rain_tomorrow_is_the_next_days_rain_today_also_across_the_month_boundar
 def test_a_month_generated_alone_is_the_same_and_another_seed_is_not(spark, generated, tmp_path):
     config, base, _ = generated
     together = spark.read.parquet(lake.month_uri(str(base), "2023-02"))
-    alone = _with_base(config, tmp_path)
+    alone = with_base(config, tmp_path)
     rain.generate(spark, alone, ["2023-02"], 5000, seed=SEED)
     single = spark.read.parquet(lake.month_uri(str(tmp_path), "2023-02"))
     assert single.count() == together.count() and single.exceptAll(together).count() == 0

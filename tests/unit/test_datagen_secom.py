@@ -6,7 +6,6 @@ layout), recomputed from the written rows.
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -19,15 +18,11 @@ from sparkmlops import config as config_module
 from sparkmlops import lake, quality
 from sparkmlops.datagen import generator_module, secom
 from tests.support.aucs import average_precision, roc_auc
+from tests.support.generated import read_back, with_base, written_months
 
 ROWS = 500
 MONTHS = ["2008-07", "2008-08"]
 SEED = 13
-SPARK_TYPES = {"double": "double", "int": "int", "timestamp": "timestamp"}
-
-
-def _with_base(config, base):
-    return config.model_copy(update={"data": config.data.model_copy(update={"base_path": str(base)})})
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +33,14 @@ def secom_config():
 @pytest.fixture(scope="module")
 def generated(spark, secom_config, tmp_path_factory):
     base = tmp_path_factory.mktemp("secom") / "lake"
-    config = _with_base(secom_config, base)
+    config = with_base(secom_config, base)
     return config, base, secom.generate(spark, config, MONTHS, ROWS, seed=SEED)
 
 
 @pytest.fixture(scope="module")
 def rows(spark, generated) -> DataFrame:
     config, base, _ = generated
-    return lake.read_months(spark, str(base), MONTHS, config.data.columns, config.data.column_aliases)[0].cache()
+    return read_back(spark, config, base, MONTHS).cache()
 
 
 @pytest.fixture(scope="module")
@@ -69,27 +64,19 @@ def test_the_yaml_names_this_generator(secom_config):
 
 def test_months_read_back_with_the_yaml_columns_and_manifests(spark, generated):
     config, base, result = generated
-    assert result["usecase"] == "secom_defect" and list(result["months"]) == MONTHS
-    assert lake.list_months(spark, str(base)) == MONTHS
     assert len(config.data.columns) == 592 and secom.sensor_names(config)[-1] == "sensor_589"
-    for month in MONTHS:
-        year, mm = month.split("-")
-        assert (base / year / mm / lake.SUCCESS_MARKER).exists()
-        written = spark.read.parquet(lake.month_uri(str(base), month))
-        assert written.dtypes == [(name, SPARK_TYPES[kind]) for name, kind in config.data.columns.items()]
+    for month, (written, manifest) in written_months(spark, base, config.data.columns, result, "secom_defect", MONTHS).items():
         frame, _ = lake.read_month(spark, str(base), month, config.data.columns, config.data.column_aliases)
         assert frame.count() == ROWS
         kept = quality.apply_rules(frame, config.cleaning.rules).count()
         assert kept == ROWS >= config.cleaning.min_retention * ROWS  # timestamps inside the month, labels present
-        manifest = json.loads((base / "_manifests" / f"{month}.json").read_text())
-        assert manifest == result["months"][month]
         assert manifest["rows"] == ROWS and set(manifest["best_possible"]) == {"roc_auc", "pr_auc"}
 
 
 def test_same_seed_writes_the_same_rows_and_another_seed_does_not(spark, generated, tmp_path):
     config, base, _ = generated
     first = spark.read.parquet(lake.month_uri(str(base), "2008-08"))
-    again = _with_base(config, tmp_path)
+    again = with_base(config, tmp_path)
     secom.generate(spark, again, ["2008-08"], ROWS, seed=SEED)
     second = spark.read.parquet(lake.month_uri(str(tmp_path), "2008-08"))
     assert second.count() == ROWS and first.exceptAll(second).count() == 0
