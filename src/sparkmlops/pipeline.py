@@ -23,7 +23,7 @@ from sparkmlops.config import UsecaseConfig
 from sparkmlops.errors import DataError, UsageError
 from sparkmlops.executors import ExecutorWatch
 from sparkmlops.logs import StageTimer, get_logger
-from sparkmlops.promotion import PromotionRule, decide
+from sparkmlops.promotion import OUT_OF_ORDER, PromotionRule, decide, hold_out_of_order
 from sparkmlops.registry import Registry
 from sparkmlops.tasks import get_task
 from sparkmlops.window import (
@@ -248,6 +248,7 @@ def _train_locked(
         gate_failures=gate_failures, force=config.run.force,
         undefined=candidate_eval.get("undefined", {}),
     )
+    decision = hold_out_of_order(decision, window.test_month, registry.newest_decided_month())
     log.info(f"decision: {decision.reason}")
 
     fingerprint_summary = {k: inputs.fingerprint[k] for k in ("sha256", "rows_per_month")} | {"files": len(inputs.fingerprint["files"])}
@@ -269,6 +270,7 @@ def _train_locked(
                 "current_version_scored": current_version, "gate_failures": gate_failures,
                 "data_fingerprint": fingerprint_summary, "code_version": ctx.code_version,
             },
+            fill_candidate_slot=decision.outcome != OUT_OF_ORDER,
         )
 
     executors = watch.summary()
@@ -319,26 +321,65 @@ def _predict_rows(spark: SparkSession, config: UsecaseConfig, month: str, column
     return frame, [info for month_files in files.values() for info in month_files]
 
 
+def model_for_month(registry: Registry, month: str) -> tuple[str, str, str] | None:
+    """(version, model folder, why) of the model that scores ``month``; None without a current model.
+
+    The current model, except for a month older than the newest decided one (a backfill
+    or a re-run of an old month): that month is scored by the model that was current
+    right after its own decision, so re-running old months reproduces their predictions
+    instead of rewriting history with today's model.
+    """
+    state = registry.state()
+    newest = registry.newest_decided_month()
+    if newest is not None and month < newest:
+        version = registry.current_after(month)
+        if version is not None:
+            return version, registry.version_path(version), (
+                f"current after {month}'s own decision (newer months, up to {newest}, were decided since)")
+    if not state.get("current"):
+        return None
+    return state["current"]["version"], registry.model_path("current"), "current"
+
+
+def predict_key(config: UsecaseConfig, month: str, version: str, files: list, code: str) -> str:
+    """Identity of a predict run: same model, data, config and code → the same predictions."""
+    material = {
+        "month": month, "model": version, "code": code, "files": sorted((f.path, f.size) for f in files),
+        "config": config.model_dump(mode="json", exclude={"run": True, "paths": True, "source_file": True}),
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
 def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: str | None = None) -> dict:
-    """Score a lake month with the current model and write predictions + a report."""
+    """Score a lake month with the current model and write predictions + a report.
+
+    Re-running a month with the same model, data, config and code rewrites nothing and
+    returns the earlier report with ``rerun: true``.
+    """
     log = get_logger()
     timer = StageTimer()
     month = month or config.run.test_month or previous_complete_month()
     registry = Registry(ctx.registry_root, config.usecase)
-    model_path = registry.model_path("current")
-    if not model_path:
+    chosen = model_for_month(registry, month)
+    if chosen is None:
         raise DataError(
             f"There is no current model for {config.usecase} in {ctx.registry_root}.",
             "Predictions need a promoted model.",
             "Run `sparkmlops train` first (or check --model-registry-path).",
         )
-    version = registry.state()["current"]["version"]
+    version, model_path, model_choice = chosen
     task = get_task(config)
     inputs_needed = set(task.input_columns())
     columns = {name: kind for name, kind in config.data.columns.items() if name in inputs_needed}
     rules = quality.rules_over(config.cleaning.rules, set(columns), set(config.data.columns))
     with timer.stage("read") as info:
         frame, files = _predict_rows(spark, config, month, columns)
+        key = predict_key(config, month, version, files, ctx.code_version)
+        earlier = reports.read_json(reports.report_path(ctx.reports_dir, config.usecase, month, "predict"))
+        if earlier and earlier.get("predict_key") == key and lake.predictions_complete(spark, earlier["predictions_uri"]):
+            log.info(f"{month} was already predicted by {version} from the same data, config and code "
+                     f"(run {earlier['run_id']}); nothing changes")
+            return {**earlier, "rerun": True}
         frame = frame.cache()
         by_split = quality.count_failures(frame, rules)  # "predict", or a day window's "test" and history ("train")
         rows = by_split.get("predict") or by_split.get(TEST) or quality.sum_counts([])
@@ -360,6 +401,7 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
     failures = task.post_predict_failures(stats)
     report = {
         "run_id": ctx.run_id, "code_version": ctx.code_version, "task": config.task, "model_version": version,
+        "model_choice": model_choice, "predict_key": key,
         "input_files": [f.path for f in files], "rows": rows, "predictions_uri": target_uri,
         "prediction_stats": stats, "post_predict_failures": failures, "timings_seconds": timer.timings,
     }

@@ -13,6 +13,9 @@ Order of the checks in :func:`decide` (the first that applies wins):
 3. post-train gate failures: ``gate_failed``;
 4. no current model: ``first_model``;
 5. enough improved metrics: ``promoted``, else ``rejected``.
+
+:func:`hold_out_of_order` then keeps a month older than the newest decided one from
+changing the current model (``out_of_order``), unless the decision was forced.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from sparkmlops.config import PromotionConfig
 from sparkmlops.tasks.catalog import METRICS, display
 IMPROVED, WORSE, TIE, NOT_COMPARABLE = "improved", "worse", "tie", "not comparable"
 FIRST_MODEL, PROMOTED, REJECTED, FORCED, GATE_FAILED = "first_model", "promoted", "rejected", "forced", "gate_failed"
+OUT_OF_ORDER = "out_of_order"
 
 # How each comparison state reads in a reason ("RMSE tied", not "RMSE tie").
 _STATE_WORDS = ((IMPROVED, "improved"), (WORSE, "worse"), (TIE, "tied"), (NOT_COMPARABLE, "not comparable"))
@@ -97,7 +101,7 @@ class Decision:
 
     Attributes:
         promote: whether the candidate becomes the current model.
-        outcome: ``first_model`` | ``promoted`` | ``rejected`` | ``gate_failed`` | ``forced``.
+        outcome: ``first_model`` | ``promoted`` | ``rejected`` | ``gate_failed`` | ``forced`` | ``out_of_order``.
         reason: one human line for logs, reports and ``registry history``.
         comparison: metric → ``improved`` | ``worse`` | ``tie`` | ``not comparable``.
     """
@@ -218,3 +222,23 @@ def decide(
         head += f" ({others})"
     needed = f"{rule.min_improved} of {len(rule.metrics)} needed"
     return Decision(False, REJECTED, f"kept current: {head}; {needed}", comparison)
+
+
+def hold_out_of_order(decision: Decision, test_month: str, newest_decided: str | None) -> Decision:
+    """A test month older than the newest decided month is recorded but never changes the current model.
+
+    Backfilling or re-running an old month after a newer one must not replace a model
+    chosen on newer data: the current model may even have been trained on that old month.
+    The evaluation is kept (outcome ``out_of_order``) so the month's report exists; an
+    operator who really wants the old month's model uses ``--force``.
+    """
+    if newest_decided is None or test_month >= newest_decided or decision.outcome == FORCED:
+        return decision
+    verdict = ("would have been promoted" if decision.promote
+               else "would not have been promoted either")
+    return Decision(
+        False, OUT_OF_ORDER,
+        f"recorded, not promoted: test month {test_month} is older than {newest_decided}, the newest month already "
+        f"decided; an older month never changes the current model (by the rule it {verdict}: {decision.reason})",
+        decision.comparison,
+    )

@@ -1,5 +1,6 @@
-"""End to end through the CLI: generate a tiny lake, run four consecutive months, then
-bad input. Runs in-process on the shared local[2] session (the CLI reuses it)."""
+"""End to end through the CLI: generate a tiny lake, run six consecutive months (train then
+predict, as the monthly loop does), backfill them again, an out-of-order month, then bad
+input. Runs in-process on the shared local[2] session (the CLI reuses it)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from sparkmlops.registry import Registry
 from tests.support.configs import small_taxi_config
 
 REPO = Path(__file__).resolve().parents[2]
-MONTHS = ["2023-04", "2023-05", "2023-06", "2023-07"]
+MONTHS = ["2023-04", "2023-05", "2023-06", "2023-07", "2023-08", "2023-09"]
+LAST = MONTHS[-1]
 pytestmark = pytest.mark.integration
 
 
@@ -25,7 +27,7 @@ def workspace(tmp_path_factory, spark):
     """A tiny taxi YAML (small GBT) pointing at a fresh lake, registry and reports."""
     root = tmp_path_factory.mktemp("monthly")
     config_file, _ = small_taxi_config(root, str(root / "lake" / "taxi_fare"))
-    assert run(config_file, "generate", "--months", "2023-01:2023-07", "--rows-per-month", "3000", "--seed", "3") == 0
+    assert run(config_file, "generate", "--months", "2023-01:2023-09", "--rows-per-month", "3000", "--seed", "3") == 0
     return root, config_file
 
 
@@ -42,24 +44,31 @@ def reports_snapshot(root: Path) -> dict[str, str]:
     return {str(p): p.read_text() for p in sorted((root / "reports").rglob("*.json"))}
 
 
+def predictions_snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted((root / "lake" / "predictions").rglob("*"))}
+
+
 @pytest.fixture(scope="module")
 def four_months(workspace):
+    """Six months in order, each trained then predicted (the name is historical)."""
     root, config_file = workspace
-    codes = [run(config_file, "train", "--test-month", month) for month in MONTHS]
+    codes = []
+    for month in MONTHS:
+        codes += [run(config_file, "train", "--test-month", month), run(config_file, "predict", "--test-month", month)]
     return root, config_file, codes
 
 
-def test_four_consecutive_months_record_four_decisions(four_months):
+def test_consecutive_months_record_one_decision_each(four_months):
     root, _, codes = four_months
-    assert codes == [0, 0, 0, 0]
+    assert codes == [0] * 2 * len(MONTHS)
     state = json.loads(registry_json(root))
     history = state["history"]
     assert [record["test_month"] for record in history] == MONTHS
     assert history[0]["outcome"] == "first_model" and history[0]["promoted"] is True
-    assert [record["version"] for record in history] == ["v0001", "v0002", "v0003", "v0004"]
+    assert [record["version"] for record in history] == [f"v{n:04d}" for n in range(1, 7)]
     promoted = [record["version"] for record in history if record["promoted"]]
     assert state["current"]["version"] == promoted[-1]
-    assert state["candidate"]["version"] == "v0004"
+    assert state["candidate"]["version"] == "v0006"
     for record in history:
         assert record["reason"] and record["code_version"] and record["data_fingerprint"]["sha256"]
         assert set(record["metrics"]["candidate"]) == {"rmse", "mae", "r2"}
@@ -68,7 +77,7 @@ def test_four_consecutive_months_record_four_decisions(four_months):
     registry_dir = root / "registry" / "taxi_fare"
     assert (registry_dir / "current" / "VERSION").read_text().strip() == state["current"]["version"]
     assert sorted(p.name for p in (registry_dir / "archive").iterdir() if not p.name.startswith(".")) == [
-        "v0001", "v0002", "v0003", "v0004"]
+        *(f"v{n:04d}" for n in range(1, 7))]
 
 
 def test_reports_hold_counts_metrics_decision_and_analysis(four_months):
@@ -105,15 +114,48 @@ def test_rerunning_a_month_changes_nothing(four_months):
 
 def test_predict_writes_predictions_and_passes_the_post_predict_gate(four_months, spark):
     root, config_file, _ = four_months
-    assert run(config_file, "predict", "--test-month", "2023-07") == 0
-    report = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "predict_report.json").read_text())
+    report = json.loads((root / "reports" / "taxi_fare" / LAST / "predict_report.json").read_text())
     version = json.loads(registry_json(root))["current"]["version"]
     assert report["model_version"] == version
     written = spark.read.parquet(report["predictions_uri"])
     assert written.count() == report["prediction_stats"]["rows"] == report["rows"]["rows_out"]
     assert {row.model_version for row in written.select("model_version").distinct().collect()} == {version}
-    assert run(config_file, "gate", "--stage", "post_predict", "--test-month", "2023-07") == 0
-    assert run(config_file, "gate", "--stage", "post_train", "--test-month", "2023-07") == 0
+    assert run(config_file, "gate", "--stage", "post_predict", "--test-month", LAST) == 0
+    assert run(config_file, "gate", "--stage", "post_train", "--test-month", LAST) == 0
+
+
+def test_backfilling_the_six_months_again_changes_nothing(four_months):
+    """Airflow's backfill (or cron catching up) runs every month again, in order."""
+    root, config_file, _ = four_months
+    before = registry_json(root), reports_snapshot(root), predictions_snapshot(root)
+    for month in MONTHS:
+        assert run(config_file, "train", "--test-month", month) == 0
+        assert run(config_file, "predict", "--test-month", month) == 0
+    assert (registry_json(root), reports_snapshot(root), predictions_snapshot(root)) == before
+
+
+def test_each_month_was_predicted_by_the_model_current_after_its_own_decision(four_months):
+    root, _, _ = four_months
+    history = json.loads(registry_json(root))["history"]
+    for month, record in zip(MONTHS, history):
+        report = json.loads((root / "reports" / "taxi_fare" / month / "predict_report.json").read_text())
+        assert report["model_version"] == (record["version"] if record["promoted"] else record["previous_current"])
+
+
+def test_an_old_month_after_newer_ones_is_recorded_without_changing_the_current_model(four_months, capsys):
+    root, config_file, _ = four_months
+    state = json.loads(registry_json(root))
+    assert run(config_file, "train", "--test-month", "2023-03", "--skip-missing") == 0  # the lake starts in 2023-01
+    after = json.loads(registry_json(root))
+    record = after["history"][-1]
+    assert record["test_month"] == "2023-03" and record["outcome"] == "out_of_order" and record["promoted"] is False
+    assert "older than " + LAST in record["reason"] and "older than" in capsys.readouterr().out
+    assert after["current"] == state["current"] and after["candidate"] == state["candidate"]
+    report = json.loads((root / "reports" / "taxi_fare" / "2023-03" / "train_report.json").read_text())
+    assert report["decision"]["outcome"] == "out_of_order"
+    assert report["decision"]["current_version_after"] == state["current"]["version"]
+    latest = json.loads((root / "reports" / "taxi_fare" / "latest.json").read_text())
+    assert latest["train"]["month"] == "2023-03"  # the newest *run*; the registry says what is current
 
 
 def test_force_promote_then_rollback_restores_the_previous_current(four_months):
