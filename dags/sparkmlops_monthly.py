@@ -91,7 +91,11 @@ def pipeline_args(usecase: str) -> str:
 
 def usecases(home: Path) -> list[str]:
     """The use case names: the YAML file names in conf/usecases/ (the name must match the file's)."""
-    return sorted(path.stem for path in (home / "conf" / "usecases").glob("*.yaml"))
+    names = sorted(path.stem for path in (home / "conf" / "usecases").glob("*.yaml"))
+    if not names:  # an import error in the UI rather than DAGs silently gone
+        raise FileNotFoundError(f"No use case YAML in {home / 'conf' / 'usecases'}: set SPARKMLOPS_HOME to the "
+                                f"sparkmlops checkout (the folder holding run_pipeline.sh and conf/usecases/).")
+    return names
 
 
 def monthly_dag(usecase: str) -> DAG:

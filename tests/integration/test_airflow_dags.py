@@ -92,6 +92,7 @@ def bag(airflow_python, tmp_path_factory) -> dict:
 
 def test_one_monthly_dag_per_usecase_yaml(bag):
     assert bag["import_errors"] == {}
+    assert bag["venv_has"] == {"sparkmlops": False, "pyspark": False}  # the DAG file needs neither
     assert sorted(bag["dags"]) == [f"sparkmlops_{usecase}" for usecase in USECASES]
     for dag in bag["dags"].values():
         assert dag["timetable"] == "CronDataIntervalTimetable"  # not a trigger timetable: see the DAG's docstring
@@ -139,6 +140,13 @@ def test_settings_come_from_the_environment(airflow_python, tmp_path):
             in command)
     alpha = bag["dags"]["sparkmlops_alpha"]["tasks"][0]["runs"][0]["command"]
     assert "--test-month 2023-06 --master 'local[2]' --conf spark.x=1\n" in alpha
+
+
+def test_a_home_without_usecases_is_an_import_error(airflow_python, tmp_path):
+    bag = inspect(airflow_python, tmp_path, SPARKMLOPS_HOME=str(tmp_path / "not a checkout"))
+    assert bag["dags"] == {}
+    [error] = bag["import_errors"].values()
+    assert "No use case YAML in" in error and "set SPARKMLOPS_HOME" in error
 
 
 def readme_cron() -> tuple[list[str], str]:

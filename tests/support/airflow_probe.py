@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 
@@ -61,7 +62,9 @@ def inspect(folder: str, starts: list[str]) -> dict:
             "start_date": dag.start_date.isoformat(),
             "tasks": tasks,
         }
-    return {"import_errors": {str(k): str(v) for k, v in bag.import_errors.items()}, "dags": dags}
+    return {"import_errors": {str(k): str(v) for k, v in bag.import_errors.items()}, "dags": dags,
+            # the DAG file must not need the project's packages: this venv does not have them
+            "venv_has": {name: importlib.util.find_spec(name) is not None for name in ("sparkmlops", "pyspark")}}
 
 
 def run(folder: str, run_date: str, *dag_ids: str) -> dict:
