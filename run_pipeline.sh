@@ -10,12 +10,13 @@
 #       [--config FILE] [--log-format json] [--conf SPARK_KEY=VALUE ...]
 # Each step writes runs/<usecase>/<month>/<step>.result.json; the pipeline's outcome is
 # runs/<usecase>/<month>/result.json (status success|failed, failed step, exit code).
+# SPARKMLOPS_RUNS_DIR moves runs/ elsewhere (default: runs/ in this checkout).
 # Environment: SPARKMLOPS_VENV (default ./.venv), SPARK_SUBMIT (default: the venv's
 # spark-submit), MINIO_ENDPOINT / MINIO_ACCESS_KEY / MINIO_SECRET_KEY for s3a:// lakes.
 set -uo pipefail
 cd "$(dirname "$0")"
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
 USECASE="" TEST_MONTH="" MASTER="local[*]" TRAIN_ONLY=0 PREDICT_ONLY=0 SKIP_TESTS=0
 COMMON=() TRAIN_EXTRA=() SUBMIT_CONF=()
 while [ $# -gt 0 ]; do
@@ -49,7 +50,7 @@ if [ -z "$TEST_MONTH" ]; then
   TEST_MONTH=$("$VENV/bin/python" -c 'from sparkmlops.window import previous_complete_month as p; print(p())')
 fi
 COMMON+=(--usecase "$USECASE" --test-month "$TEST_MONTH")
-RUN_DIR="runs/$USECASE/$TEST_MONTH"; mkdir -p "$RUN_DIR"
+RUN_DIR="${SPARKMLOPS_RUNS_DIR:-runs}/$USECASE/$TEST_MONTH"; mkdir -p "$RUN_DIR"
 RESULT="$RUN_DIR/result.json" CURRENT_STEP="setup"
 rm -f "$RESULT" "$RUN_DIR"/*.result.json
 

@@ -53,7 +53,7 @@ NOT_RETRIED = {2: "bad usage or config", 4: "a gate failed", 5: "monitoring poli
 
 COMMAND = """\
 cd {home} || exit 2
-marker=runs/{usecase}/{month}/result.json
+marker=${{SPARKMLOPS_RUNS_DIR:-runs}}/{usecase}/{month}/result.json
 rm -f "$marker"  # a marker left by an earlier try must not vouch for this one
 ./run_pipeline.sh --usecase {usecase} --test-month {month}{args}
 code=$?

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("SPARKMLOPS_CONF_DIR", str(REPO / "conf"))
 os.environ.setdefault("SPARKMLOPS_SPARK_DEFAULTS", str(REPO / "spark-defaults.conf"))
+# run_pipeline.sh's markers go to a folder of this test process, not the checkout's runs/:
+# parallel test workers running the same use case and month must not share them.
+os.environ["SPARKMLOPS_RUNS_DIR"] = tempfile.mkdtemp(prefix="sparkmlops-test-runs-")
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ import pytest
 from sparkmlops import cli
 from sparkmlops.window import previous_complete_month
 from tests.support.configs import small_taxi_config
+from tests.support import runs_dir
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
@@ -114,7 +115,7 @@ def test_a_run_trains_the_month_its_interval_covers(bag):
             command = run["command"]
             assert f"cd {REPO}" in command
             assert f"./run_pipeline.sh --usecase {usecase} --test-month {month}\n" in command
-            assert f"marker=runs/{usecase}/{month}/result.json" in command
+            assert f"marker=${{SPARKMLOPS_RUNS_DIR:-runs}}/{usecase}/{month}/result.json" in command
 
 
 def test_settings_come_from_the_environment(airflow_python, tmp_path):
@@ -192,8 +193,9 @@ cd "$(dirname "$0")"
 echo "$*" >> calls.log
 usecase=$2 month=$4
 code=${usecase#exit}; code=${code%%_*}; marker=${usecase#*_marker-}
-mkdir -p "runs/$usecase/$month"
-[ "$marker" = none ] || printf '{"status": "%s", "exit_code": %d}\\n' "$marker" "$code" > "runs/$usecase/$month/result.json"
+runs=${SPARKMLOPS_RUNS_DIR:-runs}  # as run_pipeline.sh does
+mkdir -p "$runs/$usecase/$month"
+[ "$marker" = none ] || printf '{"status": "%s", "exit_code": %d}\\n' "$marker" "$code" > "$runs/$usecase/$month/result.json"
 exit "$code"
 """
 # use case -> (task state, tries): 2/4/5 are not retried; 0 with a marker that does not say
@@ -229,7 +231,7 @@ def test_exit_codes_and_result_markers_decide_the_task(airflow_python, airflow_h
     calls = (home / "calls.log").read_text().splitlines()
     assert calls.count("--usecase exit0_marker-failed --test-month 2023-06") == 2
     assert calls.count("--usecase exit4_marker-failed --test-month 2023-06") == 1
-    assert "run_pipeline.sh exited 0 but runs/exit0_marker-none/2023-06/result.json does not say success" in output
+    assert f"run_pipeline.sh exited 0 but {runs_dir()}/exit0_marker-none/2023-06/result.json does not say success" in output
     assert "run_pipeline.sh exited 4 (a gate failed); not retried" in output
 
 
@@ -252,7 +254,7 @@ def test_the_dag_runs_the_real_pipeline_for_its_month(airflow_python, airflow_ho
     outcomes, output = probe(airflow_python, env, "run", str(DAGS), "2023-07-01", "sparkmlops_taxi_fare", timeout=900)
     outcome = outcomes["sparkmlops_taxi_fare"]
     assert outcome["tasks"]["run_pipeline"] == {"state": "success", "try_number": 1}, output[-6000:]
-    marker = json.loads((home / "runs" / "taxi_fare" / "2023-06" / "result.json").read_text())
+    marker = json.loads((runs_dir() / "taxi_fare" / "2023-06" / "result.json").read_text())
     assert (marker["status"], marker["test_month"], marker["master"]) == ("success", "2023-06", "local[2]")
     history = json.loads((registry / "taxi_fare" / "model_registry.json").read_text())["history"]
     assert [record["test_month"] for record in history] == ["2023-06"]

@@ -15,6 +15,7 @@ import yaml
 from sparkmlops import cli
 from sparkmlops.registry import Registry
 from tests.support.configs import small_taxi_config
+from tests.support import runs_dir
 
 REPO = Path(__file__).resolve().parents[2]
 MONTHS = ["2023-04", "2023-05", "2023-06", "2023-07", "2023-08", "2023-09"]
@@ -312,7 +313,7 @@ def test_run_pipeline_sh_runs_every_step_through_spark_submit(four_months):
     console = ok.stdout + ok.stderr  # Spark's own lines went to the runs' log files
     assert not re.search(r"^\S+ \S+ (WARN|ERROR) |Requesting executors|^\s+at [\w$.]+\(", console, re.M), console[-3000:]
     assert (root / "reports/taxi_fare/2023-07/train.log").is_file() and (root / "reports/taxi_fare/2023-07/predict.log").is_file()
-    run_dir = REPO / "runs" / "taxi_fare"
+    run_dir = runs_dir() / "taxi_fare"
     outcome = json.loads((run_dir / "2023-07" / "result.json").read_text())
     assert outcome["status"] == "success" and outcome["exit_code"] == 0 and outcome["failed_step"] is None
     train_marker = json.loads((run_dir / "2023-07" / "train.result.json").read_text())
@@ -342,6 +343,6 @@ def test_run_pipeline_sh_fails_when_a_job_exits_0_without_recording_success(four
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "exited 0 but its result marker" in result.stderr
-    outcome = json.loads((REPO / "runs" / "taxi_fare" / "2023-06" / "result.json").read_text())
+    outcome = json.loads((runs_dir() / "taxi_fare" / "2023-06" / "result.json").read_text())
     assert outcome["status"] == "failed" and outcome["failed_step"] == "train"
     assert registry_json(root) == before
