@@ -2,7 +2,7 @@
 
 Each function takes the SparkSession and the validated config; nothing here builds a
 session or reads the command line. Data flows one way: window → lake read → cleaning →
-features + model → evaluation → registry decision → reports.
+features + model → evaluation → drift → monitoring policy → registry decision → reports.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -62,6 +61,21 @@ def _text(name: str) -> Column:
     return _col(name).cast("string")
 
 
+def _long(frame: DataFrame, numeric: list[str], categorical: list[str]) -> DataFrame:
+    """One row per (row, column): ``f`` (index, numeric columns first), ``x`` (the number, null
+    when missing) or ``t`` (the text). The per-row expression stays small whatever the width."""
+    null_text, null_number = F.lit(None).cast("string"), F.lit(None).cast("double")
+    cells = [F.struct(F.lit(i).alias("f"), _number(name).alias("x"), null_text.alias("t")) for i, name in enumerate(numeric)]
+    cells += [F.struct(F.lit(len(numeric) + j).alias("f"), null_number.alias("x"), _text(name).alias("t"))
+              for j, name in enumerate(categorical)]
+    return frame.select(F.explode(F.array(*cells)).alias("p")).select("p.*")
+
+
+def _literal_arrays(values: list[list], kind: str) -> Column:
+    """A literal array of arrays (one per column), looked up by column index."""
+    return F.array(*[F.array(*[F.lit(v) for v in items]).cast(f"array<{kind}>") for items in values])
+
+
 def cut_points(frame: DataFrame, columns: list[str], bins: int) -> dict[str, list[float]]:
     """Inner quantiles of each column (one aggregation), sorted and de-duplicated.
 
@@ -71,52 +85,58 @@ def cut_points(frame: DataFrame, columns: list[str], bins: int) -> dict[str, lis
     if not columns:
         return {}
     probabilities = [i / bins for i in range(1, bins)]
-    row = frame.agg(*[F.percentile_approx(_number(name), probabilities, QUANTILE_ACCURACY).alias(f"c{i}")
-                      for i, name in enumerate(columns)]).first()
-    return {name: sorted({float(v) for v in (row[f"c{i}"] or []) if v is not None and math.isfinite(v)})
+    rows = _long(frame, columns, []).groupBy("f").agg(
+        F.percentile_approx("x", probabilities, QUANTILE_ACCURACY).alias("q")).collect()  # one row per column
+    found = {row["f"]: row["q"] or [] for row in rows}
+    return {name: sorted({float(v) for v in found.get(i, []) if v is not None and math.isfinite(v)})
             for i, name in enumerate(columns)}
 
 
-def bin_key(name: str, cuts: list[float]) -> Column:
-    """Bin index as text: bin i holds values in (cut[i-1], cut[i]]; MISSING for null/NaN."""
-    value = _number(name)
-    index = reduce(lambda total, cut: total + (value > F.lit(cut)).cast("int"), cuts, F.lit(0))
-    return F.when(value.isNull(), F.lit(MISSING)).otherwise(index.cast("string"))
+@dataclass(frozen=True)
+class CategoryReference:
+    """What a comparison needs of a string column's reference (None in a reference pass: raw values)."""
+
+    top: list[str]
+    known: list[str]
+    known_complete: bool
 
 
-def raw_category_key(name: str) -> Column:
-    value = _text(name)
-    return F.when(value.isNull(), F.lit(MISSING)).otherwise(value)
+def _keys(numeric_cuts: list[list[float]], categories: list[CategoryReference | None]) -> tuple[Column, Column]:
+    """(key, unseen flag) of each long row: bin index as text for a number (bin i holds values in
+    (cut[i-1], cut[i]]), else the category, OTHER, or an unseen value flagged; MISSING for null/NaN."""
+    f, x, t = F.col("f"), F.col("x"), F.col("t")
+    n = len(numeric_cuts)
+    number_key, text_key, unseen = F.lit(None).cast("string"), F.when(t.isNull(), F.lit(MISSING)).otherwise(t), F.lit(False)
+    if numeric_cuts:
+        cuts = F.element_at(_literal_arrays(numeric_cuts, "double"), F.least(f + 1, F.lit(n)))
+        number_key = F.when(x.isNull(), F.lit(MISSING)).otherwise(F.size(F.filter(cuts, lambda cut: cut < x)).cast("string"))
+    compared = [c for c in categories if c is not None]
+    if compared:
+        index = F.greatest(f - n + 1, F.lit(1))
+        top = F.element_at(_literal_arrays([c.top for c in compared], "string"), index)
+        known = F.element_at(_literal_arrays([c.known for c in compared], "string"), index)
+        untold = F.element_at(F.array(*[F.lit(not c.known_complete) for c in compared]), index)
+        known_or_untold = F.array_contains(known, t) | untold
+        text_key = (F.when(t.isNull(), F.lit(MISSING)).when(F.array_contains(top, t), t)
+                    .when(known_or_untold, F.lit(OTHER)).otherwise(t))
+        unseen = t.isNotNull() & ~known_or_untold
+    numeric_row = f < F.lit(n)
+    return F.when(numeric_row, number_key).otherwise(text_key), F.when(numeric_row, F.lit(False)).otherwise(unseen)
 
 
-def _in(value: Column, values: list[str]) -> Column:
-    return value.isin(values) if values else F.lit(False)
+def count_keys(frame: DataFrame, numeric: dict[str, list[float]], categorical: dict[str, CategoryReference | None],
+               limit: int) -> dict[str, KeyCounts]:
+    """Rows per (column, key) of every numeric column (in its bins) and string column, in one aggregation.
 
-
-def category_key(name: str, reference: dict) -> tuple[Column, Column]:
-    """(key, unseen flag) of a string column against its reference: a top value itself,
-    OTHER for a value the reference knows, MISSING, or the value with the unseen flag set."""
-    value = _text(name)
-    known = reference["known_values"]
-    known_or_untold = _in(value, known) | F.lit(not reference["known_complete"])
-    key = (F.when(value.isNull(), F.lit(MISSING))
-           .when(_in(value, list(reference["shares"])), value)
-           .when(known_or_untold, F.lit(OTHER))
-           .otherwise(value))
-    return key, value.isNotNull() & ~known_or_untold
-
-
-def count_keys(frame: DataFrame, keys: list[tuple[str, Column, Column]], limit: int) -> dict[str, KeyCounts]:
-    """Rows per (column, key) for every ``(column, key, unseen flag)`` in one aggregation.
-
+    ``categorical`` maps each string column to its reference (all to None for raw values).
     At most ``limit`` keys per column come back (the most frequent), at most
     :data:`UNSEEN_LISTED` unseen values; the row totals are exact.
     """
-    if not keys:
+    names = [*numeric, *categorical]
+    if not names:
         return {}
-    pairs = frame.select(F.explode(F.array(*[
-        F.struct(F.lit(i).alias("f"), key.cast("string").alias("k"), unseen.alias("u"))
-        for i, (_, key, unseen) in enumerate(keys)])).alias("p")).select("p.*")
+    key, unseen = _keys(list(numeric.values()), list(categorical.values()))
+    pairs = _long(frame, list(numeric), list(categorical)).select("f", key.alias("k"), unseen.alias("u"))
     counts = pairs.groupBy("f", "u", "k").agg(F.count(F.lit(1)).alias("n"))
     group = Window.partitionBy("f", "u")
     ranked = counts.select(
@@ -124,7 +144,7 @@ def count_keys(frame: DataFrame, keys: list[tuple[str, Column, Column]], limit: 
         F.sum("n").over(group).alias("group_rows"), F.count(F.lit(1)).over(group).alias("group_keys"))
     rows = ranked.filter(F.col("rank") <= F.when(F.col("u"), F.lit(UNSEEN_LISTED)).otherwise(F.lit(limit))).collect()
     found: dict[int, dict] = {i: {"rows": 0, "counts": {}, "distinct": 0, "unseen_rows": 0, "unseen_top": []}
-                              for i in range(len(keys))}
+                              for i in range(len(names))}
     for row in sorted(rows, key=lambda r: (r["f"], r["rank"])):
         entry = found[row["f"]]
         if row["rank"] == 1:
@@ -136,7 +156,7 @@ def count_keys(frame: DataFrame, keys: list[tuple[str, Column, Column]], limit: 
             entry["unseen_top"].append((row["k"], int(row["n"])))
         else:
             entry["counts"][row["k"]] = int(row["n"])
-    return {keys[i][0]: KeyCounts(e["rows"], e["counts"], e["distinct"], e["unseen_rows"], tuple(e["unseen_top"]))
+    return {names[i]: KeyCounts(e["rows"], e["counts"], e["distinct"], e["unseen_rows"], tuple(e["unseen_top"]))
             for i, e in found.items()}
 
 
@@ -163,9 +183,7 @@ def build_reference(frame: DataFrame, columns: DriftColumns, prediction: str | N
     """
     numeric = [*columns.numeric, *([prediction] if prediction else [])]
     cuts = cut_points(frame, numeric, bins)
-    keys = [(name, bin_key(name, cuts[name]), F.lit(False)) for name in numeric]
-    keys += [(name, raw_category_key(name), F.lit(False)) for name in columns.categorical]
-    counted = count_keys(frame, keys, KNOWN_VALUES)
+    counted = count_keys(frame, cuts, dict.fromkeys(columns.categorical), KNOWN_VALUES)
 
     def numeric_entry(name: str) -> dict:
         found = counted[name]
@@ -198,8 +216,10 @@ def count_against(frame: DataFrame, reference: dict, numeric: list[str], categor
     The prediction column, when given, is counted in the reference's prediction bins and
     comes back under the key :data:`PREDICTION`.
     """
-    keys = [(name, bin_key(name, reference["numeric"][name]["cut_points"]), F.lit(False)) for name in numeric]
-    keys += [(name, *category_key(name, reference["categorical"][name])) for name in categorical]
+    cuts = {name: reference["numeric"][name]["cut_points"] for name in numeric}
     if prediction:
-        keys.append((PREDICTION, bin_key(prediction, reference["prediction"]["cut_points"]), F.lit(False)))
-    return count_keys(frame, keys, max(reference["max_categories"], reference["bins"]) + 2)  # + OTHER, MISSING
+        cuts[PREDICTION] = reference["prediction"]["cut_points"]
+        frame = frame.withColumn(PREDICTION, _col(prediction))
+    categories = {name: CategoryReference(list(entry["shares"]), entry["known_values"], entry["known_complete"])
+                  for name, entry in ((name, reference["categorical"][name]) for name in categorical)}
+    return count_keys(frame, cuts, categories, max(reference["max_categories"], reference["bins"]) + 2)  # + OTHER, MISSING
