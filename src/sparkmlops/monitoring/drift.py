@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from sparkmlops.config import DriftConfig
 from sparkmlops.monitoring.profile import (
@@ -149,8 +150,14 @@ def measure_at_train(spark: SparkSession, task, candidate, train_rows: DataFrame
         return None, {"status": "disabled"}
     columns = task.drift_columns()
     with counted_jobs(spark, "drift: reference of the training window and the test month") as jobs:
-        reference_rows = task.drift_reference_rows(candidate, train_rows, REFERENCE_PREDICTION)
-        reference = build_reference(reference_rows, columns, REFERENCE_PREDICTION, settings.bins, settings.max_categories)
+        # the reference takes two passes: keep the scored training window's few columns instead of scoring it twice
+        profiled = [*columns.numeric, *columns.categorical, REFERENCE_PREDICTION]
+        reference_rows = task.drift_reference_rows(candidate, train_rows, REFERENCE_PREDICTION).select(
+            *[F.col(f"`{name}`") for name in profiled]).persist()
+        try:
+            reference = build_reference(reference_rows, columns, REFERENCE_PREDICTION, settings.bins, settings.max_categories)
+        finally:
+            reference_rows.unpersist()
         reference["window"] = window
         counted = count_against(test_rows, reference, list(columns.numeric), list(columns.categorical))
         counted |= count_against(scored, reference, [], [], prediction=task.drift_prediction_column())
