@@ -2,7 +2,7 @@
 # Monthly entry point for cron and Airflow's BashOperator:
 #   pre-train gate -> train (spark-submit) -> post-train gate (promotion is decided in
 #   train with the same thresholds) -> predict (spark-submit) -> post-predict gate.
-# Stops at the first failure with its exit code (2 usage, 3 data, 4 gate, 1 other).
+# Stops at the first failure with its exit code (2 usage, 3 data, 4 gate, 5 policy, 1 other).
 #
 #   ./run_pipeline.sh --usecase taxi_fare --test-month 2023-06 [--train-months a,b,c]
 #       [--skip-missing] [--train-only | --predict-only] [--force] [--skip-tests]

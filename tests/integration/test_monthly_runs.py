@@ -100,9 +100,22 @@ def test_reports_hold_counts_metrics_decision_and_analysis(four_months):
         assert report["error_analysis"]["large_errors"]["causes"]
         assert len(report["feature_importance"]) == 20
         assert abs(sum(item["importance"] for item in report["feature_importance"]) - 1.0) < 1e-3
-        assert {"read", "fit", "evaluate_candidate", "register"} <= set(report["timings_seconds"])
+        assert {"read", "fit", "evaluate_candidate", "drift", "register"} <= set(report["timings_seconds"])
+        drift = report["drift"]
+        assert drift["status"] == "ok" and drift["reference"]["window"]["test_month"] == month
+        assert set(drift["psi"]) == {"VendorID", "passenger_count", "trip_distance", "RatecodeID", "PULocationID",
+                                     "DOLocationID", "payment_type"}  # numeric inputs; timestamps are skipped
+        assert drift["prediction"]["psi"] is not None and 0 < drift["spark_jobs"] <= 20
+        assert report["policy"]["stage"] == "train" and not report["policy"]["failed"]
+        assert report["live_performance"]["this_month"]["month"] == month
     latest = json.loads((reports_dir / "latest.json").read_text())
     assert latest["train"]["month"] == MONTHS[-1]
+    series = json.loads((reports_dir / "live_performance.json").read_text())["entries"]
+    assert [entry["month"] for entry in series] == MONTHS  # one entry per test month, grown month by month
+    assert series[0]["status"] == "no_current_model"
+    for entry, record in zip(series[1:], history[1:]):
+        assert entry["model_version"] == record["previous_current"] and entry["months_in_production"] >= 1
+        assert entry["metrics"] == pytest.approx(record["metrics"]["current"])
 
 
 def test_rerunning_a_month_changes_nothing(four_months):
@@ -118,6 +131,9 @@ def test_predict_writes_predictions_and_passes_the_post_predict_gate(four_months
     report = json.loads((root / "reports" / "taxi_fare" / LAST / "predict_report.json").read_text())
     version = json.loads(registry_json(root))["current"]["version"]
     assert report["model_version"] == version
+    drift = report["drift"]  # the month against the current model's stored reference
+    assert drift["status"] == "ok" and drift["reference"]["model_version"] == version
+    assert drift["scored_rows"] == report["rows"]["rows_out"] and drift["prediction"]["psi"] is not None
     written = spark.read.parquet(report["predictions_uri"])
     assert written.count() == report["prediction_stats"]["rows"] == report["rows"]["rows_out"]
     assert {row.model_version for row in written.select("model_version").distinct().collect()} == {version}
@@ -155,6 +171,9 @@ def test_an_old_month_after_newer_ones_is_recorded_without_changing_the_current_
     report = json.loads((root / "reports" / "taxi_fare" / "2023-03" / "train_report.json").read_text())
     assert report["decision"]["outcome"] == "out_of_order"
     assert report["decision"]["current_version_after"] == state["current"]["version"]
+    assert report["live_performance"]["this_month"]["status"] == "out_of_order"  # scored, but not live
+    live_months = [e["month"] for e in json.loads((root / "reports/taxi_fare/live_performance.json").read_text())["entries"]]
+    assert "2023-03" not in live_months and live_months == sorted(live_months)
     latest = json.loads((root / "reports" / "taxi_fare" / "latest.json").read_text())
     assert latest["train"]["month"] == "2023-03"  # the newest *run*; the registry says what is current
 
@@ -346,3 +365,81 @@ def test_run_pipeline_sh_fails_when_a_job_exits_0_without_recording_success(four
     outcome = json.loads((runs_dir() / "taxi_fare" / "2023-06" / "result.json").read_text())
     assert outcome["status"] == "failed" and outcome["failed_step"] == "train"
     assert registry_json(root) == before
+
+
+# --- monitoring policy: consider_candidate and fail (after the runs above: they change the current model) ---
+
+def _with_monitoring(root: Path, config_file: Path, name: str, monitoring: dict, **sections) -> Path:
+    raw = yaml.safe_load(config_file.read_text())
+    raw["monitoring"] = monitoring
+    raw.update(sections)
+    path = root / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_consider_candidate_promotes_a_candidate_the_rule_keeps_out(four_months):
+    root, config_file, _ = four_months
+    impossible = {"min_improved": 3, "min_delta": {"rmse": 1e6, "mae": 1e6, "r2": 1e6}}  # every metric ties
+    consider = _with_monitoring(root, config_file, "consider", {"policy": {"live_metrics": {
+        "thresholds": {"r2": {"min": 0.999}}, "action": "consider_candidate"}}}, promotion=impossible)
+    assert run(consider, "train", "--test-month", "2023-07") == 0
+    record = Registry(root / "registry", "taxi_fare").history()[-1]
+    assert record["outcome"] == "policy_promoted" and record["promoted"]
+    assert record["reason"].startswith("promoted by policy: current model's R² ") and "<= min 0.999 on 2023-07" in record["reason"]
+    assert "the rule alone would keep the current model" in record["reason"]
+    report = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "train_report.json").read_text())
+    assert report["decision"]["outcome"] == "policy_promoted" and report["policy"]["consider_candidate"]
+
+
+def test_a_failing_policy_exits_5_after_writing_the_decision_and_reruns_fail_alike(four_months, capsys):
+    root, config_file, _ = four_months
+    fail = _with_monitoring(root, config_file, "fail", {
+        "drift": {"psi_threshold": 1e-9, "prediction_psi_threshold": 1e-9},  # any shift at all is flagged
+        "policy": {"drift": {"max_flagged_features": 0, "action": "fail"}}})
+    registry = Registry(root / "registry", "taxi_fare")
+    current_before = registry.state()["current"]["version"]
+    other_months = {k: v for k, v in reports_snapshot(root).items() if "/2023-07/" not in k and not k.endswith(("live_performance.json", "latest.json"))}
+    assert run(fail, "train", "--test-month", "2023-07") == 5
+    assert "The monitoring policy of taxi_fare failed the train run of 2023-07" in capsys.readouterr().err
+    record = registry.history()[-1]
+    assert record["outcome"] == "policy_failed" and not record["promoted"] and record["policy"]["failed"]
+    assert registry.state()["current"]["version"] == current_before  # nothing promoted
+    report = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "train_report.json").read_text())
+    assert report["policy"]["failed"] and report["decision"]["outcome"] == "policy_failed" and report["drift"]["flagged"]
+    assert {k: v for k, v in reports_snapshot(root).items() if k in other_months} == other_months
+    before = registry_json(root)
+    assert run(fail, "train", "--test-month", "2023-07") == 5  # a rerun does not turn the failure into success
+    assert registry_json(root) == before
+    assert run(fail, "predict", "--test-month", "2023-07") == 5  # predict applies the drift policy too
+    predict = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "predict_report.json").read_text())
+    assert predict["policy"]["failed"] and predict["drift"]["status"] == "ok"
+
+
+def test_predict_with_a_model_saved_without_a_reference_reports_no_reference(four_months):
+    from sparkmlops.monitoring.reference_store import REFERENCE_FILE
+
+    root, config_file, _ = four_months
+    registry_dir = root / "registry" / "taxi_fare"
+    version = Registry(root / "registry", "taxi_fare").state()["current"]["version"]
+    for folder in (registry_dir / "current" / "model", registry_dir / "archive" / version / "model"):
+        (folder / REFERENCE_FILE).unlink()
+    assert run(config_file, "predict", "--test-month", "2023-07") == 0
+    report = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "predict_report.json").read_text())
+    assert report["drift"]["status"] == "no_reference" and version in report["drift"]["reason"]
+
+
+def test_run_pipeline_sh_passes_the_policy_exit_code_through(four_months, tmp_path):
+    import os
+    import subprocess
+
+    _, config_file, _ = four_months
+    fake_submit = tmp_path / "spark-submit"
+    fake_submit.write_text("#!/bin/sh\nexit 5\n")  # a job that ended on a failed policy
+    fake_submit.chmod(0o755)
+    env = {**os.environ, "SPARKMLOPS_VENV": str(Path(os.sys.executable).parents[1]), "SPARK_SUBMIT": str(fake_submit)}
+    result = subprocess.run([str(REPO / "run_pipeline.sh"), "--usecase", "taxi_fare", "--config", str(config_file),
+                             "--test-month", "2023-06", "--skip-tests", "--train-only"],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 5 and "failed with exit code 5" in result.stderr
+    assert json.loads((REPO / "runs" / "taxi_fare" / "2023-06" / "result.json").read_text())["exit_code"] == 5
