@@ -383,12 +383,12 @@ def test_consider_candidate_promotes_a_candidate_the_rule_keeps_out(four_months)
     impossible = {"min_improved": 3, "min_delta": {"rmse": 1e6, "mae": 1e6, "r2": 1e6}}  # every metric ties
     consider = _with_monitoring(root, config_file, "consider", {"policy": {"live_metrics": {
         "thresholds": {"r2": {"min": 0.999}}, "action": "consider_candidate"}}}, promotion=impossible)
-    assert run(consider, "train", "--test-month", "2023-07") == 0
+    assert run(consider, "train", "--test-month", LAST) == 0
     record = Registry(root / "registry", "taxi_fare").history()[-1]
     assert record["outcome"] == "policy_promoted" and record["promoted"]
-    assert record["reason"].startswith("promoted by policy: current model's R² ") and "<= min 0.999 on 2023-07" in record["reason"]
+    assert record["reason"].startswith("promoted by policy: current model's R² ") and "<= min 0.999 on " + LAST in record["reason"]
     assert "the rule alone would keep the current model" in record["reason"]
-    report = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "train_report.json").read_text())
+    report = json.loads((root / "reports" / "taxi_fare" / LAST / "train_report.json").read_text())
     assert report["decision"]["outcome"] == "policy_promoted" and report["policy"]["consider_candidate"]
 
 
@@ -399,20 +399,20 @@ def test_a_failing_policy_exits_5_after_writing_the_decision_and_reruns_fail_ali
         "policy": {"drift": {"max_flagged_features": 0, "action": "fail"}}})
     registry = Registry(root / "registry", "taxi_fare")
     current_before = registry.state()["current"]["version"]
-    other_months = {k: v for k, v in reports_snapshot(root).items() if "/2023-07/" not in k and not k.endswith(("live_performance.json", "latest.json"))}
-    assert run(fail, "train", "--test-month", "2023-07") == 5
-    assert "The monitoring policy of taxi_fare failed the train run of 2023-07" in capsys.readouterr().err
+    other_months = {k: v for k, v in reports_snapshot(root).items() if f"/{LAST}/" not in k and not k.endswith(("live_performance.json", "latest.json"))}
+    assert run(fail, "train", "--test-month", LAST) == 5
+    assert "The monitoring policy of taxi_fare failed the train run of " + LAST in capsys.readouterr().err
     record = registry.history()[-1]
     assert record["outcome"] == "policy_failed" and not record["promoted"] and record["policy"]["failed"]
     assert registry.state()["current"]["version"] == current_before  # nothing promoted
-    report = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "train_report.json").read_text())
+    report = json.loads((root / "reports" / "taxi_fare" / LAST / "train_report.json").read_text())
     assert report["policy"]["failed"] and report["decision"]["outcome"] == "policy_failed" and report["drift"]["flagged"]
     assert {k: v for k, v in reports_snapshot(root).items() if k in other_months} == other_months
     before = registry_json(root)
-    assert run(fail, "train", "--test-month", "2023-07") == 5  # a rerun does not turn the failure into success
+    assert run(fail, "train", "--test-month", LAST) == 5  # a rerun does not turn the failure into success
     assert registry_json(root) == before
-    assert run(fail, "predict", "--test-month", "2023-07") == 5  # predict applies the drift policy too
-    predict = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "predict_report.json").read_text())
+    assert run(fail, "predict", "--test-month", LAST) == 5  # predict applies the drift policy too
+    predict = json.loads((root / "reports" / "taxi_fare" / LAST / "predict_report.json").read_text())
     assert predict["policy"]["failed"] and predict["drift"]["status"] == "ok"
 
 
@@ -424,8 +424,9 @@ def test_predict_with_a_model_saved_without_a_reference_reports_no_reference(fou
     version = Registry(root / "registry", "taxi_fare").state()["current"]["version"]
     for folder in (registry_dir / "current" / "model", registry_dir / "archive" / version / "model"):
         (folder / REFERENCE_FILE).unlink()
-    assert run(config_file, "predict", "--test-month", "2023-07") == 0
-    report = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "predict_report.json").read_text())
+    (root / "reports" / "taxi_fare" / LAST / "predict_report.json").unlink()  # else an identical rerun is skipped
+    assert run(config_file, "predict", "--test-month", LAST) == 0
+    report = json.loads((root / "reports" / "taxi_fare" / LAST / "predict_report.json").read_text())
     assert report["drift"]["status"] == "no_reference" and version in report["drift"]["reason"]
 
 
@@ -442,4 +443,4 @@ def test_run_pipeline_sh_passes_the_policy_exit_code_through(four_months, tmp_pa
                              "--test-month", "2023-06", "--skip-tests", "--train-only"],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 5 and "failed with exit code 5" in result.stderr
-    assert json.loads((REPO / "runs" / "taxi_fare" / "2023-06" / "result.json").read_text())["exit_code"] == 5
+    assert json.loads((runs_dir() / "taxi_fare" / "2023-06" / "result.json").read_text())["exit_code"] == 5
