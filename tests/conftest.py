@@ -10,6 +10,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("SPARKMLOPS_CONF_DIR", str(REPO / "conf"))
 os.environ.setdefault("SPARKMLOPS_SPARK_DEFAULTS", str(REPO / "spark-defaults.conf"))
+# Most tests train many times: MLflow tracking is off for them (and for the run_pipeline.sh
+# they start, which inherits this); tests/integration/test_tracking.py switches it on per run.
+os.environ["SPARKMLOPS_TRACKING"] = "off"
 
 
 @pytest.fixture(scope="session")
