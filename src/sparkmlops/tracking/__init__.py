@@ -21,15 +21,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import traceback
 import uuid
 import warnings
 from pathlib import Path
 from typing import Callable, Iterator
 
 from sparkmlops import reports
-from sparkmlops.logs import get_logger, log_file
+from sparkmlops.logs import get_logger, log_file, write_to_log_file
 from sparkmlops.tracking import content
-from sparkmlops.tracking.settings import Target, http_limits, one_line, resolve
+from sparkmlops.tracking.settings import Target, http_limits, one_line, resolve, scrub
 
 __all__ = ["target_of", "track_train", "track_predict", "sync_registry"]
 
@@ -44,35 +45,43 @@ def track_train(spark, config, ctx, registry, candidate, report: dict, timer) ->
     month = report["window"]["test_month"]
 
     def work(tracker, known: dict) -> dict:
-        store = _store()
-        experiment_id = known["experiment_id"] = tracker.experiment_id()
-        run_id = known["run_id"] = tracker.start_run(experiment_id, f"{config.usecase} {month}",
-                                                     content.train_tags(report, config.usecase))
+        store, steps = _store(), _Steps()
+        with steps("experiment"):
+            experiment_id = known["experiment_id"] = tracker.experiment_id()
+            run_id = known["run_id"] = tracker.start_run(experiment_id, f"{config.usecase} {month}",
+                                                         content.train_tags(report, config.usecase))
         try:
-            tracker.log(run_id, content.train_params(report), content.train_metrics(report))
-            for child in content.search_children(report):
-                child_id = tracker.start_run(experiment_id, child["name"], {"best": str(child["best"]).lower(),
-                                             "sparkmlops.kind": "search"}, parent=run_id)
-                tracker.log(child_id, child["params"], child["metrics"])
-                tracker.finish(child_id)
+            with steps("params_metrics"):
+                tracker.log(run_id, content.train_params(report), content.train_metrics(report))
+            with steps("search_runs"):
+                for child in content.search_children(report):
+                    child_id = tracker.start_run(experiment_id, child["name"], {
+                        "best": str(child["best"]).lower(), "sparkmlops.kind": "search"}, parent=run_id)
+                    tracker.log(child_id, child["params"], child["metrics"])
+                    tracker.finish(child_id)
             decision = report["decision"]
             version = decision["candidate_version"]
-            _log_candidate(tracker, store, spark, config, registry, candidate, run_id, version, report)
-            model_version = tracker.register(run_id, {
-                store.VERSION_TAG: version, store.RUN_TAG: report["run_id"], "test_month": month,
-                "decision": decision["outcome"]}, decision["reason"])
-            synced = tracker.sync_aliases(registry.state())
-            tracker.set_tags(run_id, {"mlflow_model_version": model_version})
+            with steps("model"):
+                _log_candidate(tracker, spark, config, registry, candidate, run_id, version, report)
+            with steps("register_and_aliases"):
+                model_version = tracker.register(run_id, {
+                    store.VERSION_TAG: version, store.RUN_TAG: report["run_id"], "test_month": month,
+                    "decision": decision["outcome"]}, decision["reason"])
+                synced = tracker.sync_aliases(registry.state())
+                tracker.set_tags(run_id, {"mlflow_model_version": model_version})
             section = {"experiment_id": experiment_id, "experiment": content.experiment_name(config.usecase),
                        "run_id": run_id, "model_name": tracker.model_name, "model_version": model_version, **synced}
             report["tracking"] = {"status": "ok", "uri": target.shown_uri, **section}
-            path = reports.write_report(ctx.reports_dir, config.usecase, month, "train", report)
-            tracker.log_files(run_id, _run_files(path), "reports")  # the copy holds the tracking section
-            tracker.finish(run_id)
+            with steps("report_artifacts"):
+                path = reports.write_report(ctx.reports_dir, config.usecase, month, "train", report)
+                tracker.log_files(run_id, _run_files(path), "reports")  # the copy holds the tracking section
+                tracker.finish(run_id)
         except BaseException:
             tracker.finish_quietly(run_id)
             raise
-        return section
+        finally:
+            steps.log()
+        return {**section, "seconds_by_step": steps.seconds}
 
     if target.enabled:
         with timer.stage("tracking"):
@@ -143,20 +152,22 @@ def _guarded(target: Target, usecase: str, what: str, work: Callable) -> dict:
         log.info(f"MLflow tracking skipped: {reason}")
         return {"status": "skipped", "reason": reason}
     known: dict = {}
-    with http_limits(), _mlflow_logs_to_run_log(), warnings.catch_warnings():
+    with http_limits(), _third_party_logs_to_run_log(target.uri), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MLflow's deprecation and future warnings are not the user's business
         try:
             result = work(store.Tracker(target, usecase), known)
         except Exception as error:  # noqa: BLE001 - tracking must never fail the run
             text = one_line(error, target.uri)
             log.warning(f"MLflow tracking of the {what} failed at {target.shown_uri} ({text}); the run itself "
-                        f"succeeded and its report says tracking failed", exc_info=True)
+                        f"succeeded and its report says tracking failed")
+            # the traceback for the log file only, without credentials (MLflow's messages repeat the URI)
+            write_to_log_file(scrub("".join(traceback.format_exception(error)), target.uri), logging.WARNING)
             return {"status": "failed", "error": text, "uri": target.shown_uri, **known,
                     "seconds": round(time.perf_counter() - started, 3)}
     return {"status": "ok", "uri": target.shown_uri, **result, "seconds": round(time.perf_counter() - started, 3)}
 
 
-def _log_candidate(tracker, store, spark, config, registry, candidate, run_id: str, version: str, report: dict) -> None:
+def _log_candidate(tracker, spark, config, registry, candidate, run_id: str, version: str, report: dict) -> None:
     from sparkmlops.models.artifact import SERIES_TABLE
     from sparkmlops.tasks import get_task
 
@@ -190,6 +201,24 @@ def _dfs_tmpdir(registry) -> Iterator[str | None]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+class _Steps:
+    """Seconds per tracking step, for the report and one line in the run's log file."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - started, 3)
+
+    def log(self) -> None:
+        write_to_log_file("tracking steps: " + ", ".join(f"{k}={v:.2f}s" for k, v in self.seconds.items()), logging.INFO)
+
+
 def _run_files(report_path: Path) -> list[Path]:
     """The report, and the run's log file when it belongs to this report's month."""
     files = [report_path]
@@ -199,15 +228,29 @@ def _run_files(report_path: Path) -> list[Path]:
     return files
 
 
+class _ScrubbingHandler(logging.Handler):
+    """Their lines may repeat the tracking URI: pass them on without its credentials."""
+
+    def __init__(self, targets: list[logging.Handler], uri: str) -> None:
+        super().__init__()
+        self.targets, self.uri = targets, uri
+
+    def emit(self, record: logging.LogRecord) -> None:
+        clean = logging.makeLogRecord(record.__dict__)
+        clean.msg, clean.args, clean.exc_info, clean.exc_text = scrub(record.getMessage(), self.uri), None, None, None
+        for target in self.targets:
+            target.handle(clean)
+
+
 @contextlib.contextmanager
-def _mlflow_logs_to_run_log() -> Iterator[None]:
-    """MLflow's and alembic's log lines go to the run's log file, not the console."""
-    handlers = [h for h in get_logger().handlers if isinstance(h, logging.FileHandler)] or [logging.NullHandler()]
+def _third_party_logs_to_run_log(uri: str) -> Iterator[None]:
+    """MLflow's, alembic's and urllib3's (retries) log lines go to the run's log file, not the console."""
+    handler = _ScrubbingHandler([h for h in get_logger().handlers if isinstance(h, logging.FileHandler)], uri)
     saved = []
-    for name in ("mlflow", "alembic"):
+    for name in ("mlflow", "alembic", "urllib3"):
         logger = logging.getLogger(name)
         saved.append((logger, logger.handlers[:], logger.propagate))
-        logger.handlers, logger.propagate = list(handlers), False
+        logger.handlers, logger.propagate = [handler], False
     try:
         yield
     finally:

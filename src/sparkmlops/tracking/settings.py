@@ -78,11 +78,12 @@ def redact_uri(uri: str) -> str:
     if "://" not in uri:
         return uri
     parts = urlsplit(uri)
+    if "@" not in parts.netloc:  # keeps sqlite:////abs/path intact (urlunsplit would drop a slash)
+        return uri.split("?", 1)[0].split("#", 1)[0]
     host = parts.hostname or ""
     if parts.port:
         host = f"{host}:{parts.port}"
-    netloc = host if "@" in parts.netloc else parts.netloc
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def scrub(text: str, uri: str = "") -> str:
