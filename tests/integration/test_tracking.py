@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -241,10 +242,12 @@ def test_a_tracking_server_that_is_down_costs_a_warning_line_not_the_run(lake, c
     assert "hunter2" not in text
 
 
-def test_the_default_local_store_needs_no_server(lake, monkeypatch):
+def test_the_default_local_store_needs_no_server(lake, monkeypatch, mlflow_db_template):
     monkeypatch.delenv("SPARKMLOPS_TRACKING", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     store = lake / "local" / "mlruns"
+    store.mkdir(parents=True)
+    shutil.copy(mlflow_db_template, store / "mlflow.db")  # an empty store (its schema takes ~9 s to create)
     config_file = write_config(lake, "outage-local.yaml", **{
         "paths.registry": str(lake / "local" / "registry"), "paths.reports": str(lake / "local" / "reports"),
         "paths.tracking": str(store), "model.search": None})
