@@ -184,3 +184,20 @@ def test_a_series_table_model_is_logged_and_registered(spark, tmp_path, mlflow_d
     assert {"model/MLmodel", "model/series", "model/sparkmlops_model.json"} <= files
     local = Path(client.download_artifacts(run_id, "model"))
     assert ModelArtifact.load(spark, str(local)).model.count() == 1  # what the MLmodel file says to do
+
+
+# ---- docker: the runner logs to the compose MLflow service ------------------------------------
+def test_the_compose_runner_reaches_the_mlflow_service_and_the_image_installs_the_client():
+    import yaml
+
+    services = yaml.safe_load((REPO / "docker/docker-compose.yml").read_text())["services"]
+    command = services["mlflow"]["command"]
+    uri = services["runner"]["environment"]["MLFLOW_TRACKING_URI"]
+    assert uri == f"http://mlflow:{command[command.index('--port') + 1]}"
+    assert "mlflow:5000" in command[command.index("--allowed-hosts") + 1].split(",")  # MLflow 3 checks Host
+    assert "--artifacts-destination" in command and "--default-artifact-root" not in command  # proxied uploads
+    assert services["runner"]["depends_on"]["mlflow"] == {"condition": "service_healthy"}
+    assert re.search(r'pip install [^\n]*"\.\[[^\]]*tracking[^\]]*\]"', (REPO / "docker/Dockerfile").read_text())
+    pinned = re.search(r'tracking = \["mlflow>=([\d.]+),<([\d.]+)"\]', (REPO / "pyproject.toml").read_text())
+    server = services["mlflow"]["image"].rsplit(":v", 1)[1]
+    assert server.startswith(pinned.group(1).rsplit(".", 1)[0] + ".")  # server and client on the same minor
