@@ -145,7 +145,9 @@ def _guarded(target: Target, usecase: str, what: str, work: Callable) -> dict:
         return {"status": "off", "reason": f"switched off by {target.source}"}
     started = time.perf_counter()
     try:
-        store = _store()  # imports mlflow (1.5-2 s), only now that tracking is on
+        with warnings.catch_warnings():  # MLflow's import-time warnings are not the user's business
+            warnings.simplefilter("ignore")
+            store = _store()  # imports mlflow (1.5-2 s), only now that tracking is on
     except Exception as error:  # noqa: BLE001 - ImportError, or a broken mlflow install
         reason = (f"mlflow is not installed ({one_line(error)}); install the tracking extra "
                   "(pip install 'sparkmlops[tracking]') or pass --no-tracking")
@@ -153,7 +155,7 @@ def _guarded(target: Target, usecase: str, what: str, work: Callable) -> dict:
         return {"status": "skipped", "reason": reason}
     known: dict = {}
     with http_limits(), _third_party_logs_to_run_log(target.uri), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # MLflow's deprecation and future warnings are not the user's business
+        warnings.simplefilter("ignore")
         try:
             result = work(store.Tracker(target, usecase), known)
         except Exception as error:  # noqa: BLE001 - tracking must never fail the run
