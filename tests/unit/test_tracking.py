@@ -158,6 +158,16 @@ def test_without_mlflow_installed_the_run_completes_and_the_report_says_skipped(
     assert written["tracking"]["status"] == "skipped"
 
 
+def test_a_uri_mlflow_cannot_use_fails_the_tracking_not_the_run(small_run):
+    config, ctx, _ = small_run
+    config = config.model_copy(update={"run": config.run.model_copy(update={"tracking": "htp://user:pw@nowhere"})})
+    section = tracking.track_predict(config, ctx, None, "2023-04", {"run_id": "r", "prediction_stats": {}})
+    assert section["status"] == "failed" and section["uri"] == "htp://nowhere"
+    assert "\n" not in section["error"] and "pw" not in section["error"]
+    written = json.loads((Path(ctx.reports_dir) / "taxi_fare/2023-04/predict_report.json").read_text())
+    assert written["tracking"]["status"] == "failed"
+
+
 # ---- the forecasting artifact (a Parquet table per series, not a Spark pipeline) ----------------
 def test_a_series_table_model_is_logged_and_registered(spark, tmp_path, mlflow_db_template):
     import shutil
