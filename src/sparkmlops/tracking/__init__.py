@@ -101,7 +101,7 @@ def track_predict(config, ctx, registry, month: str, report: dict) -> dict:
         run_id = known["run_id"] = tracker.start_run(experiment_id, f"{config.usecase} {month} predict",
                                                      content.predict_tags(report, config.usecase, month))
         try:
-            model_version = tracker.find_version(registry.state().get("current"))
+            model_version = tracker.find_version(_trained_entry(registry, report.get("model_version")))
             params = {"model_version": str(report.get("model_version")), "mlflow_model_version": str(model_version)}
             tracker.log(run_id, params, content.predict_metrics(report))
             section = {"experiment_id": experiment_id, "experiment": content.experiment_name(config.usecase),
@@ -201,6 +201,12 @@ def _dfs_tmpdir(registry) -> Iterator[str | None]:
         import shutil
 
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _trained_entry(registry, version: str | None) -> dict | None:
+    """The JSON version and the run that trained it (predict may use another model than current)."""
+    record = next((r for r in registry.history() if r.get("version") == version and r.get("run_key")), None)
+    return {"version": version, "run_id": record["run_id"]} if record else None
 
 
 class _Steps:
