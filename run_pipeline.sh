@@ -2,7 +2,7 @@
 # Monthly entry point for cron and Airflow's BashOperator:
 #   pre-train gate -> train (spark-submit) -> post-train gate (promotion is decided in
 #   train with the same thresholds) -> predict (spark-submit) -> post-predict gate.
-# Stops at the first failure with its exit code (2 usage, 3 data, 4 gate, 1 other).
+# Stops at the first failure with its exit code (2 usage, 3 data, 4 gate, 5 policy, 1 other).
 #
 #   ./run_pipeline.sh --usecase taxi_fare --test-month 2023-06 [--train-months a,b,c]
 #       [--skip-missing] [--train-only | --predict-only] [--force] [--skip-tests]
@@ -11,13 +11,14 @@
 #       [--conf SPARK_KEY=VALUE ...]
 # Each step writes runs/<usecase>/<month>/<step>.result.json; the pipeline's outcome is
 # runs/<usecase>/<month>/result.json (status success|failed, failed step, exit code).
+# SPARKMLOPS_RUNS_DIR moves runs/ elsewhere (default: runs/ in this checkout).
 # Environment: SPARKMLOPS_VENV (default ./.venv), SPARK_SUBMIT (default: the venv's
 # spark-submit), MINIO_ENDPOINT / MINIO_ACCESS_KEY / MINIO_SECRET_KEY for s3a:// lakes,
 # MLFLOW_TRACKING_URI / SPARKMLOPS_TRACKING=off for MLflow tracking.
 set -uo pipefail
 cd "$(dirname "$0")"
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 USECASE="" TEST_MONTH="" MASTER="local[*]" TRAIN_ONLY=0 PREDICT_ONLY=0 SKIP_TESTS=0
 COMMON=() TRAIN_EXTRA=() SUBMIT_CONF=()
 while [ $# -gt 0 ]; do
@@ -51,7 +52,7 @@ if [ -z "$TEST_MONTH" ]; then
   TEST_MONTH=$("$VENV/bin/python" -c 'from sparkmlops.window import previous_complete_month as p; print(p())')
 fi
 COMMON+=(--usecase "$USECASE" --test-month "$TEST_MONTH")
-RUN_DIR="runs/$USECASE/$TEST_MONTH"; mkdir -p "$RUN_DIR"
+RUN_DIR="${SPARKMLOPS_RUNS_DIR:-runs}/$USECASE/$TEST_MONTH"; mkdir -p "$RUN_DIR"
 RESULT="$RUN_DIR/result.json" CURRENT_STEP="setup"
 rm -f "$RESULT" "$RUN_DIR"/*.result.json
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ os.environ.setdefault("SPARKMLOPS_SPARK_DEFAULTS", str(REPO / "spark-defaults.co
 # Most tests train many times: MLflow tracking is off for them (and for the run_pipeline.sh
 # they start, which inherits this); tests/integration/test_tracking.py switches it on per run.
 os.environ["SPARKMLOPS_TRACKING"] = "off"
+# run_pipeline.sh's markers go to a folder of this test process, not the checkout's runs/:
+# parallel test workers running the same use case and month must not share them.
+os.environ["SPARKMLOPS_RUNS_DIR"] = tempfile.mkdtemp(prefix="sparkmlops-test-runs-")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ Generates the months the window needs before the first test month through the la
 with the use case's generator into benchmarks/usecase_month/out/<usecase>/, then runs the
 full `train` for each test month in order on one fresh registry (the monthly loop; local[2]
 unless --master). It prints a Markdown table (one row per test month: seconds per stage,
-rows, each promotion metric of the candidate next to the best value the generator states
+the drift step's Spark jobs and flagged features, rows, each promotion metric of the candidate next to the best value the generator states
 for that month, ``best_possible`` in its manifest) and writes out/<usecase>/results.json.
 ``--model-param k=v``, ``--model-type NAME``, ``--train-months N`` and ``--generator-option k=v``
 (``data.generator_options.k``, e.g. ``animals=1000``) change the shipped YAML for a run;
@@ -26,7 +26,7 @@ from pathlib import Path
 
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 OUT = Path(__file__).resolve().parent / "out"
-STAGES = ("read", "fit", "evaluate_candidate", "evaluate_current")
+STAGES = ("read", "fit", "evaluate_candidate", "drift", "evaluate_current")
 
 
 def parse_value(text: str):
@@ -67,12 +67,13 @@ def against_best(overall: dict, best: dict, directions: dict) -> dict:
 
 def markdown(results: dict) -> str:
     metrics = sorted({metric for month in results["runs"] for metric in month["against_best"]})
-    head = ["test month", "train rows", *(f"{stage} s" for stage in STAGES),
+    head = ["test month", "train rows", *(f"{stage} s" for stage in STAGES), "drift jobs", "drifted features",
             *(f"{metric} (best)" for metric in metrics)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for run in results["runs"]:
         cells = [run["test_month"], f"{run['rows_trained_on']:,}",
                  *(f"{run['timings_seconds'].get(stage, 0):.1f}" for stage in STAGES),
+                 str(run["drift"].get("spark_jobs", "—")), str(run["drift"].get("flagged_features", "—")),
                  *(f"{run['against_best'][m]['candidate']:.3f} ({run['against_best'][m]['best_possible']:.3f})"
                    if m in run["against_best"] else "—" for m in metrics)]
         lines.append("| " + " | ".join(cells) + " |")
@@ -127,7 +128,9 @@ def main() -> None:
                      "candidate": report["metrics"]["candidate"]["overall"],
                      "against_best": against_best(report["metrics"]["candidate"]["overall"],
                                                   manifest["months"][month].get("best_possible", {}), METRICS[config.task]),
-                     "search": {k: v for k, v in (report.get("search") or {}).items() if k != "table"}})
+                     "search": {k: v for k, v in (report.get("search") or {}).items() if k != "table"},
+                     # the drift step's Spark job count does not grow with the number of features
+                     "drift": {k: report["drift"].get(k) for k in ("status", "spark_jobs", "seconds", "flagged_features")}})
     results = {"usecase": args.usecase, "master": args.master, "rows_per_month": args.rows_per_month,
                "columns": len(config.data.columns), "model": config.model.model_dump() if config.model else None,
                "generated_months": months, "generate_seconds": round(generate_seconds, 1), "runs": runs}

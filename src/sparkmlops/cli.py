@@ -1,7 +1,7 @@
 """`sparkmlops …`: the one console script (also what jobs/*.py and run_pipeline.sh call).
 
 Exit codes: 0 ok, 2 bad usage or config, 3 data missing or invalid, 4 gate failed,
-1 anything else. Expected failures print one paragraph (what, why, what to do).
+5 a monitoring policy failed the run, 1 anything else. Expected failures print one paragraph (what, why, what to do).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ examples:
   sparkmlops train --help            (options of one subcommand)
 
 exit codes: 0 ok, 2 bad usage or config, 3 data missing or invalid, 4 gate failed,
-1 anything else. Spark's own log lines go to the run's log file next to its report
+5 a monitoring policy failed the run (report and decision written), 1 anything else. Spark's own log lines go to the run's log file next to its report
 (--verbose also shows them here)."""
 
 # subcommand -> (one line for the command list, what it does, one example)
@@ -315,7 +315,7 @@ def cmd_registry(args, config, run_id):
     elif args.action == "history":
         for record in registry.history():
             print(f"{record.get('decided_at', '')}  {record.get('test_month', '-'):7}  {record.get('version', '-'):6}  "
-                  f"{record['outcome']:12}  {record['reason']}")
+                  f"{record['outcome']:15}  {record['reason']}")
     elif args.action == "rollback":
         with registry.lock(run_id):
             _print(registry.rollback(run_id, args.reason))

@@ -236,6 +236,53 @@ class GatesConfig(_Frozen):
         return self
 
 
+PolicyAction = Literal["warn", "consider_candidate", "fail"]
+
+
+class DriftConfig(_Frozen):
+    """How drift between a model's training window and a scored month is measured and flagged."""
+
+    enabled: bool = True
+    bins: int = Field(default=10, ge=2, le=50, description="numeric features: quantile bins of the training window")
+    max_categories: int = Field(default=50, ge=1, le=1000,
+                                description="string features: the training window's most frequent values kept; the rest is 'other'")
+    psi_threshold: float = Field(default=0.2, gt=0, allow_inf_nan=False, description="a feature with a larger PSI is flagged")
+    category_share_threshold: float = Field(default=0.1, gt=0, le=1,
+                                            description="a category whose share moves by more than this is flagged")
+    unseen_share_threshold: float = Field(default=0.05, gt=0, le=1,
+                                          description="flag a string feature when more of its rows hold values the training window never had")
+    missing_rate_threshold: float = Field(default=0.05, gt=0, le=1,
+                                          description="flag a feature whose missing share moves by more than this")
+    prediction_psi_threshold: float = Field(default=0.2, gt=0, allow_inf_nan=False,
+                                            description="flag the predictions when their PSI is larger")
+
+
+class DriftPolicy(_Frozen):
+    """What too many drifted features do to a run."""
+
+    max_flagged_features: int = Field(default=0, ge=0, description="more flagged features (the prediction counts as one) trigger the action")
+    action: PolicyAction = "warn"
+
+
+class LiveMetricsPolicy(_Frozen):
+    """What the current model's metrics on a month it never saw do to a train run."""
+
+    thresholds: dict[str, Threshold] = Field(default_factory=dict, description="metric -> min / max (exclusive)")
+    action: PolicyAction = "warn"
+
+
+class PolicyConfig(_Frozen):
+    drift: DriftPolicy = DriftPolicy()
+    live_metrics: LiveMetricsPolicy = LiveMetricsPolicy()
+
+
+class MonitoringConfig(_Frozen):
+    """Drift measurement and the policy that acts on drift and live performance."""
+
+    drift: DriftConfig = DriftConfig()
+    policy: PolicyConfig = PolicyConfig()
+
+
 class PathsConfig(_Frozen):
     registry: str = "registry"
     reports: str = "reports"
@@ -265,6 +312,7 @@ class UsecaseConfig(_Frozen):
     evaluation: EvaluationConfig
     promotion: PromotionConfig = PromotionConfig()
     gates: GatesConfig = GatesConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
     paths: PathsConfig = PathsConfig()
     run: RunOptions = RunOptions()
     source_file: str = Field(default="", exclude=True)
@@ -284,7 +332,8 @@ class UsecaseConfig(_Frozen):
         allowed = f"the {self.task} metrics are {', '.join(known)}"
         for where, names in (("evaluation.metrics", self.evaluation.metrics),
                              ("promotion.min_delta", self.promotion.min_delta),
-                             ("gates.post_train", self.gates.post_train)):
+                             ("gates.post_train", self.gates.post_train),
+                             ("monitoring.policy.live_metrics.thresholds", self.monitoring.policy.live_metrics.thresholds)):
             unknown = [name for name in names if name not in known]
             if unknown:
                 raise ValueError(f"{where} names {', '.join(unknown)}, not a metric of task {self.task}; {allowed}")

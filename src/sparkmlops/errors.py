@@ -1,8 +1,9 @@
 """Expected failures and their documented exit codes.
 
 Every error a user can cause (bad option, bad config, missing or broken data, failed
-gate) is raised as one of these. The CLI prints ``str(error)`` as one paragraph — what
-went wrong, why, what to do — and exits with ``error.exit_code``; no traceback.
+gate, a monitoring policy set to fail) is raised as one of these. The CLI prints
+``str(error)`` as one paragraph — what went wrong, why, what to do — and exits with
+``error.exit_code``; no traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ EXIT_OTHER = 1
 EXIT_USAGE = 2
 EXIT_DATA = 3
 EXIT_GATE = 4
+EXIT_POLICY = 5
 
 
 class SparkMlopsError(Exception):
@@ -44,3 +46,10 @@ class GateError(SparkMlopsError):
 
 class RegistryBusyError(SparkMlopsError):
     """Another run holds the registry lock of this use case (exit 1)."""
+
+
+class PolicyError(SparkMlopsError):
+    """A monitoring policy with ``action: fail`` was triggered (exit 5); the run's report and
+    registry decision were written first."""
+
+    exit_code = EXIT_POLICY

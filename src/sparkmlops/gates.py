@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from sparkmlops.config import GatesConfig
+from sparkmlops.config import GatesConfig, Threshold
 from sparkmlops.tasks.catalog import display
 
 
@@ -22,9 +22,15 @@ def threshold_failures(metrics: Mapping[str, float | None], gates: GatesConfig,
     A metric that is undefined on the test month (e.g. no positive row for recall) never
     passes a threshold: the message says why it is undefined.
     """
+    return metric_threshold_failures(metrics, gates.post_train, undefined)
+
+
+def metric_threshold_failures(metrics: Mapping[str, float | None], thresholds: Mapping[str, Threshold],
+                              undefined: Mapping[str, str] | None = None) -> list[str]:
+    """Violations of metric -> min / max thresholds (exclusive); also the live-metrics policy's check."""
     failures = []
     undefined = undefined or {}
-    for name, threshold in gates.post_train.items():
+    for name, threshold in thresholds.items():
         value = metrics.get(name)
         label = display(name)
         if name in undefined:

@@ -62,6 +62,14 @@ def predictions_uri(base: str, usecase: str, month: str) -> str:
     return f"{root}/predictions/{usecase}/{year}/{mm}"
 
 
+def predictions_complete(spark: SparkSession, uri: str) -> bool:
+    """Spark's committer wrote the predictions folder to the end (``_SUCCESS``)."""
+    try:
+        return exists(spark, f"{uri}/{SUCCESS_MARKER}")
+    except Exception:  # an unreachable store: not known to be complete, so predict again
+        return False
+
+
 @dataclass(frozen=True)
 class FileInfo:
     path: str

@@ -2,7 +2,7 @@
 
 Each function takes the SparkSession and the validated config; nothing here builds a
 session or reads the command line. Data flows one way: window → lake read → cleaning →
-features + model → evaluation → registry decision → reports.
+features + model → evaluation → drift → monitoring policy → registry decision → reports.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from pyspark.sql import functions as F
 from sparkmlops import __version__, lake, quality, reports, tracking
 from sparkmlops.config import UsecaseConfig
 from sparkmlops.errors import DataError, UsageError
+from sparkmlops.monitoring import drift, live, policy, reference_store
 from sparkmlops.executors import ExecutorWatch
 from sparkmlops.logs import StageTimer, get_logger
-from sparkmlops.promotion import PromotionRule, decide
+from sparkmlops.promotion import OUT_OF_ORDER, PromotionRule, decide, hold_out_of_order
 from sparkmlops.registry import Registry
 from sparkmlops.tasks import get_task
 from sparkmlops.window import (
@@ -214,6 +215,10 @@ def _train_locked(
         log.info(f"test month {window.test_month} was already decided with the same data, config and code "
                  f"(run {earlier['run_id']}: {earlier['reason']}); nothing changes")
         report = reports.read_json(reports.report_path(ctx.reports_dir, config.usecase, window.test_month, "train")) or {}
+        failed = earlier.get("policy", {}).get("fail")
+        if failed:  # the same inputs fail the same way: a rerun must not turn a policy failure into success
+            raise policy.policy_error(config.usecase, window.test_month, "train", failed,
+                                      f"run {earlier['run_id']} recorded this decision: {earlier['reason']}.")
         return {**report, "rerun": True, "decision": report.get("decision", earlier)}
     clean = task.with_label(quality.apply_rules(inputs.frame, config.cleaning.rules))
     train_rows, test_rows = clean.filter(F.col(quality.SPLIT_COLUMN) == TRAIN), clean.filter(F.col(quality.SPLIT_COLUMN) == TEST)
@@ -230,9 +235,14 @@ def _train_locked(
         analysis = task.error_analysis(scored, candidate_eval)
         importance = task.feature_importance(candidate, scored)
         model_analysis = task.model_analysis(candidate, test_rows)
-        scored.unpersist()
 
-    current_eval, current_version = None, registry.state().get("current") and registry.state()["current"]["version"]
+    with timer.stage("drift"):
+        drift_reference, drift_report = drift.measure_at_train(
+            spark, task, candidate, train_rows, test_rows, scored, window.as_dict(), config.monitoring.drift)
+    scored.unpersist()
+
+    state_before = registry.state()
+    current_eval, current_version = None, state_before.get("current") and state_before["current"]["version"]
     current_path = registry.model_path("current")
     if current_path:
         with timer.stage("evaluate_current"):
@@ -242,12 +252,15 @@ def _train_locked(
     metrics = config.evaluation.metrics
     candidate_metrics = {m: candidate_eval["overall"][m] for m in metrics}
     current_metrics = None if current_eval is None else {m: current_eval["overall"][m] for m in metrics}
+    live_entry = live.live_entry(window.test_month, state_before, current_eval, list(metrics), ctx.run_id)
+    policy_result = _policy(config, window.test_month, drift_report, current_eval, "train")
     gate_failures = task.post_train_failures(candidate_eval)
     decision = decide(
         current_metrics, candidate_metrics, PromotionRule.from_config(config.task, metrics, config.promotion),
         gate_failures=gate_failures, force=config.run.force,
-        undefined=candidate_eval.get("undefined", {}),
+        undefined=candidate_eval.get("undefined", {}), consider=policy_result.consider, hold=policy_result.fail,
     )
+    decision = hold_out_of_order(decision, window.test_month, registry.newest_decided_month())
     log.info(f"decision: {decision.reason}")
 
     fingerprint_summary = {k: inputs.fingerprint[k] for k in ("sha256", "rows_per_month")} | {"files": len(inputs.fingerprint["files"])}
@@ -256,7 +269,7 @@ def _train_locked(
         record = registry.record_run(
             run_key=key,
             run_id=ctx.run_id,
-            save_model=lambda path: candidate.save(spark, path),
+            save_model=lambda path: _save_with_reference(spark, candidate, drift_reference, path),
             entry={
                 "run_id": ctx.run_id, "test_month": window.test_month, "train_months": list(window.train_months),
                 "metrics": candidate_metrics, "data_fingerprint": fingerprint_summary["sha256"],
@@ -268,7 +281,9 @@ def _train_locked(
                 "metrics": {"candidate": candidate_metrics, "current": current_metrics},
                 "current_version_scored": current_version, "gate_failures": gate_failures,
                 "data_fingerprint": fingerprint_summary, "code_version": ctx.code_version,
+                "policy": policy_result.as_report(), "drift_flagged_features": drift_report.get("flagged_features"),
             },
+            fill_candidate_slot=decision.outcome != OUT_OF_ORDER,
         )
 
     executors = watch.summary()
@@ -301,12 +316,44 @@ def _train_locked(
         "comparison_with_current": task.compare(candidate_eval, current_eval),
         "model": model_summary,
         "search": search_summary,
+        "drift": drift_report,
+        "live_performance": _live_performance(ctx, config, live_entry, decision),
+        "policy": policy_result.as_report(),
         "timings_seconds": timer.timings,
     }
     with timer.stage("report"):
         reports.write_report(ctx.reports_dir, config.usecase, window.test_month, "train", report)
     tracking.track_train(spark, config, ctx, registry, candidate, report, timer)  # rewrites the report with "tracking"
+    if policy_result.fail:
+        raise policy.policy_error(config.usecase, window.test_month, "train", policy_result.fail,
+                                  f"the train report and the registry decision are written ({decision.reason}).")
     return report
+
+
+def _live_performance(ctx: RunContext, config: UsecaseConfig, entry: dict, decision) -> dict:
+    """This month's entry and the series; an out-of-order month is reported but kept out of the series."""
+    if decision.outcome == OUT_OF_ORDER:
+        return {"this_month": live.out_of_order(entry), "series": live.read(ctx.reports_dir, config.usecase)}
+    return {"this_month": entry, "series": live.record(ctx.reports_dir, config.usecase, entry)}
+
+
+def _save_with_reference(spark: SparkSession, candidate, reference: dict | None, path: str) -> None:
+    """The model, then its drift reference in the same folder (the registry copies both)."""
+    candidate.save(spark, path)
+    if reference is not None:
+        reference_store.save(spark, path, reference)
+
+
+def _policy(config: UsecaseConfig, month: str, drift_report: dict, current_eval: dict | None, stage: str):
+    """The monitoring policy's findings for this run; warnings go to the console now."""
+    rules = config.monitoring.policy
+    checks = (policy.drift_finding(drift_report, rules.drift, month),
+              policy.live_metrics_finding(current_eval, rules.live_metrics, month))
+    findings = [finding for finding in checks if finding is not None]
+    result = policy.PolicyResult(tuple(findings), stage, forced=config.run.force)
+    for line in result.warnings:
+        get_logger().warning(f"monitoring policy: {line}")
+    return result
 
 
 def _predict_rows(spark: SparkSession, config: UsecaseConfig, month: str, columns: dict[str, str]) -> tuple[DataFrame, list]:
@@ -320,26 +367,65 @@ def _predict_rows(spark: SparkSession, config: UsecaseConfig, month: str, column
     return frame, [info for month_files in files.values() for info in month_files]
 
 
+def model_for_month(registry: Registry, month: str) -> tuple[str, str, str] | None:
+    """(version, model folder, why) of the model that scores ``month``; None without a current model.
+
+    The current model, except for a month older than the newest decided one (a backfill
+    or a re-run of an old month): that month is scored by the model that was current
+    right after its own decision, so re-running old months reproduces their predictions
+    instead of rewriting history with today's model.
+    """
+    state = registry.state()
+    newest = registry.newest_decided_month()
+    if newest is not None and month < newest:
+        version = registry.current_after(month)
+        if version is not None:
+            return version, registry.version_path(version), (
+                f"current after {month}'s own decision (newer months, up to {newest}, were decided since)")
+    if not state.get("current"):
+        return None
+    return state["current"]["version"], registry.model_path("current"), "current"
+
+
+def predict_key(config: UsecaseConfig, month: str, version: str, files: list, code: str) -> str:
+    """Identity of a predict run: same model, data, config and code → the same predictions."""
+    material = {
+        "month": month, "model": version, "code": code, "files": sorted((f.path, f.size) for f in files),
+        "config": config.model_dump(mode="json", exclude={"run": True, "paths": True, "source_file": True}),
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
 def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: str | None = None) -> dict:
-    """Score a lake month with the current model and write predictions + a report."""
+    """Score a lake month with the current model and write predictions + a report.
+
+    Re-running a month with the same model, data, config and code rewrites nothing and
+    returns the earlier report with ``rerun: true``.
+    """
     log = get_logger()
     timer = StageTimer()
     month = month or config.run.test_month or previous_complete_month()
     registry = Registry(ctx.registry_root, config.usecase)
-    model_path = registry.model_path("current")
-    if not model_path:
+    chosen = model_for_month(registry, month)
+    if chosen is None:
         raise DataError(
             f"There is no current model for {config.usecase} in {ctx.registry_root}.",
             "Predictions need a promoted model.",
             "Run `sparkmlops train` first (or check --model-registry-path).",
         )
-    version = registry.state()["current"]["version"]
+    version, model_path, model_choice = chosen
     task = get_task(config)
     inputs_needed = set(task.input_columns())
     columns = {name: kind for name, kind in config.data.columns.items() if name in inputs_needed}
     rules = quality.rules_over(config.cleaning.rules, set(columns), set(config.data.columns))
     with timer.stage("read") as info:
         frame, files = _predict_rows(spark, config, month, columns)
+        key = predict_key(config, month, version, files, ctx.code_version)
+        earlier = reports.read_json(reports.report_path(ctx.reports_dir, config.usecase, month, "predict"))
+        if earlier and earlier.get("predict_key") == key and lake.predictions_complete(spark, earlier["predictions_uri"]):
+            log.info(f"{month} was already predicted by {version} from the same data, config and code "
+                     f"(run {earlier['run_id']}); nothing changes")
+            return {**earlier, "rerun": True}
         frame = frame.cache()
         by_split = quality.count_failures(frame, rules)  # "predict", or a day window's "test" and history ("train")
         rows = by_split.get("predict") or by_split.get(TEST) or quality.sum_counts([])
@@ -356,13 +442,21 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
             # statistics of what was written (read back), not of a second model pass
             stats = task.prediction_stats(spark.read.parquet(target_uri), list(columns))
             info["rows"] = stats["rows"]
+        with timer.stage("drift"):  # the scored month against the current model's stored reference only
+            scored_month = quality.apply_rules(frame, rules).filter(F.col(quality.SPLIT_COLUMN).isin("predict", TEST))
+            drift_report = drift.measure_at_predict(
+                spark, task, reference_store.load(spark, model_path), scored_month, spark.read.parquet(target_uri),
+                config.monitoring.drift, version)
     finally:
         frame.unpersist()
     failures = task.post_predict_failures(stats)
+    policy_result = _policy(config, month, drift_report, None, "predict")
     report = {
         "run_id": ctx.run_id, "code_version": ctx.code_version, "task": config.task, "model_version": version,
+        "model_choice": model_choice, "predict_key": key,
         "input_files": [f.path for f in files], "rows": rows, "predictions_uri": target_uri,
-        "prediction_stats": stats, "post_predict_failures": failures, "timings_seconds": timer.timings,
+        "prediction_stats": stats, "post_predict_failures": failures, "drift": drift_report,
+        "policy": policy_result.as_report(), "timings_seconds": timer.timings,
     }
     if TRAIN in by_split:
         report["history_rows"] = by_split[TRAIN]
@@ -372,4 +466,7 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
     warning = task.predict_warning(stats)
     if warning:
         log.warning(warning)
+    if policy_result.fail:
+        raise policy.policy_error(config.usecase, month, "predict", policy_result.fail,
+                                  f"the predictions ({target_uri}) and the predict report are written.")
     return report

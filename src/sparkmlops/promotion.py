@@ -11,8 +11,14 @@ Order of the checks in :func:`decide` (the first that applies wins):
    never promoted, not even with ``force`` (its predictions cannot be trusted either);
 2. ``force``: ``forced`` — promoted whatever the comparison and the gates say;
 3. post-train gate failures: ``gate_failed``;
-4. no current model: ``first_model``;
-5. enough improved metrics: ``promoted``, else ``rejected``.
+4. a monitoring policy that fails the run (``hold``): ``policy_failed``, not promoted;
+5. no current model: ``first_model``;
+6. enough improved metrics: ``promoted``;
+7. a monitoring policy that asks to consider the candidate (``consider``):
+   ``policy_promoted``, else ``rejected``.
+
+:func:`hold_out_of_order` then keeps a month older than the newest decided one from
+changing the current model (``out_of_order``), unless the decision was forced.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from sparkmlops.config import PromotionConfig
 from sparkmlops.tasks.catalog import METRICS, display
 IMPROVED, WORSE, TIE, NOT_COMPARABLE = "improved", "worse", "tie", "not comparable"
 FIRST_MODEL, PROMOTED, REJECTED, FORCED, GATE_FAILED = "first_model", "promoted", "rejected", "forced", "gate_failed"
+POLICY_PROMOTED, POLICY_FAILED, OUT_OF_ORDER = "policy_promoted", "policy_failed", "out_of_order"
 
 # How each comparison state reads in a reason ("RMSE tied", not "RMSE tie").
 _STATE_WORDS = ((IMPROVED, "improved"), (WORSE, "worse"), (TIE, "tied"), (NOT_COMPARABLE, "not comparable"))
@@ -97,7 +104,8 @@ class Decision:
 
     Attributes:
         promote: whether the candidate becomes the current model.
-        outcome: ``first_model`` | ``promoted`` | ``rejected`` | ``gate_failed`` | ``forced``.
+        outcome: ``first_model`` | ``promoted`` | ``rejected`` | ``gate_failed`` | ``forced`` |
+            ``policy_promoted`` | ``policy_failed`` | ``out_of_order``.
         reason: one human line for logs, reports and ``registry history``.
         comparison: metric → ``improved`` | ``worse`` | ``tie`` | ``not comparable``.
     """
@@ -165,6 +173,8 @@ def decide(
     gate_failures: Sequence[str] = (),
     force: bool = False,
     undefined: Mapping[str, str] | None = None,
+    consider: Sequence[str] = (),
+    hold: Sequence[str] = (),
 ) -> Decision:
     """Decide whether the candidate replaces the current model.
 
@@ -178,6 +188,9 @@ def decide(
             an unmeasurable candidate is still rejected.
         undefined: metric -> why it is undefined on the test month (e.g. no row predicted
             positive); such a metric never counts as an improvement.
+        consider: why a monitoring policy wants a retrained model (e.g. ``"current ROC AUC
+            0.62 <= min 0.7 on 2023-05"``): a candidate the rule would keep out is promoted.
+        hold: why a monitoring policy fails the run: the candidate is not promoted.
 
     Returns:
         The decision, its outcome, the per-metric comparison and a one-line reason.
@@ -206,6 +219,10 @@ def decide(
     if gate_failures:
         return Decision(False, GATE_FAILED, f"rejected by post-train gate: {'; '.join(gate_failures)}", comparison)
 
+    if hold:
+        return Decision(False, POLICY_FAILED, f"not promoted, the monitoring policy failed the run: {'; '.join(hold)}",
+                        comparison)
+
     if current is None:
         return Decision(True, FIRST_MODEL, "first model: no current model, candidate passed the post-train gate", comparison)
 
@@ -217,4 +234,27 @@ def decide(
     if others:
         head += f" ({others})"
     needed = f"{rule.min_improved} of {len(rule.metrics)} needed"
+    if consider:
+        return Decision(True, POLICY_PROMOTED, f"promoted by policy: {'; '.join(consider)} (the rule alone would keep "
+                        f"the current model: {head}; {needed})", comparison)
     return Decision(False, REJECTED, f"kept current: {head}; {needed}", comparison)
+
+
+def hold_out_of_order(decision: Decision, test_month: str, newest_decided: str | None) -> Decision:
+    """A test month older than the newest decided month is recorded but never changes the current model.
+
+    Backfilling or re-running an old month after a newer one must not replace a model
+    chosen on newer data: the current model may even have been trained on that old month.
+    The evaluation is kept (outcome ``out_of_order``) so the month's report exists; an
+    operator who really wants the old month's model uses ``--force``.
+    """
+    if newest_decided is None or test_month >= newest_decided or decision.outcome == FORCED:
+        return decision
+    verdict = ("would have been promoted" if decision.promote
+               else "would not have been promoted either")
+    return Decision(
+        False, OUT_OF_ORDER,
+        f"recorded, not promoted: test month {test_month} is older than {newest_decided}, the newest month already "
+        f"decided; an older month never changes the current model (by the rule it {verdict}: {decision.reason})",
+        decision.comparison,
+    )

@@ -24,6 +24,7 @@ from sparkmlops import cli, cluster
 from sparkmlops.errors import UsageError
 from tests.support.configs import small_taxi_config
 from tests.support.s3server import exported, free_port, free_port_run, start_s3_server
+from tests.support import runs_dir
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -89,7 +90,7 @@ def test_month_runs_on_the_cluster_with_executors_on_both_workers(lake, standalo
     process = run_pipeline(config_file, status.master_url, "--test-month", "2023-04")
     out, err = process.communicate(timeout=900)
     assert process.returncode == 0, err[-4000:]
-    outcome = json.loads((REPO / "runs/taxi_fare/2023-04/result.json").read_text())
+    outcome = json.loads((runs_dir() / "taxi_fare/2023-04/result.json").read_text())
     assert outcome["status"] == "success" and outcome["master"] == status.master_url
 
     report = json.loads((root / "reports/taxi_fare/2023-04/train_report.json").read_text())
@@ -112,9 +113,9 @@ def test_a_failed_cluster_job_fails_the_wrapper(lake, standalone, tmp_path):
                            "--train-only", "--data-base-path", str(tmp_path / "no-lake"))
     _, err = process.communicate(timeout=600)
     assert process.returncode == 3, err[-3000:]
-    outcome = json.loads((REPO / "runs/taxi_fare/2023-04/result.json").read_text())
+    outcome = json.loads((runs_dir() / "taxi_fare/2023-04/result.json").read_text())
     assert outcome == {**outcome, "status": "failed", "failed_step": "train", "exit_code": 3}
-    marker = json.loads((REPO / "runs/taxi_fare/2023-04/train.result.json").read_text())
+    marker = json.loads((runs_dir() / "taxi_fare/2023-04/train.result.json").read_text())
     assert marker["status"] == "failed" and "not in the lake" in marker["error"]
     assert (registry_file.read_text() if registry_file.exists() else None) == before
 

@@ -129,6 +129,12 @@ def test_the_monthly_pipeline_judges_both_models_on_the_same_days_and_predicts(h
     assert days == {"2023-07-30", "2023-07-31"}
     low, high = written.agg(F.min("prediction"), F.max("prediction")).first()
     assert 0 <= low <= high <= 1
+    for report in (july, predict):  # drift of the values and the herd; forecasts against the train days' values
+        drift = report["drift"]
+        assert drift["status"] == "ok" and set(drift["psi"]) == {"ratio_debout", "temperature", "rain", "animal_id"}
+        assert set(drift["categories"]) == {"animal_id"} and drift["prediction"]["psi"] is not None
+    series = json.loads((root / "reports" / USECASE / "live_performance.json").read_text())["entries"]
+    assert [entry["month"] for entry in series] == ["2023-06", "2023-07"] and series[1]["model_version"] == "v0001"
 
 
 # ---- bad input --------------------------------------------------------------------------------

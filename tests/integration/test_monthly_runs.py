@@ -1,5 +1,6 @@
-"""End to end through the CLI: generate a tiny lake, run four consecutive months, then
-bad input. Runs in-process on the shared local[2] session (the CLI reuses it)."""
+"""End to end through the CLI: generate a tiny lake, run six consecutive months (train then
+predict, as the monthly loop does), backfill them again, an out-of-order month, then bad
+input. Runs in-process on the shared local[2] session (the CLI reuses it)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ import yaml
 from sparkmlops import cli
 from sparkmlops.registry import Registry
 from tests.support.configs import small_taxi_config
+from tests.support import runs_dir
 
 REPO = Path(__file__).resolve().parents[2]
-MONTHS = ["2023-04", "2023-05", "2023-06", "2023-07"]
+MONTHS = ["2023-04", "2023-05", "2023-06", "2023-07", "2023-08", "2023-09"]
+LAST = MONTHS[-1]
 pytestmark = pytest.mark.integration
 
 
@@ -25,7 +28,7 @@ def workspace(tmp_path_factory, spark):
     """A tiny taxi YAML (small GBT) pointing at a fresh lake, registry and reports."""
     root = tmp_path_factory.mktemp("monthly")
     config_file, _ = small_taxi_config(root, str(root / "lake" / "taxi_fare"))
-    assert run(config_file, "generate", "--months", "2023-01:2023-07", "--rows-per-month", "3000", "--seed", "3") == 0
+    assert run(config_file, "generate", "--months", "2023-01:2023-09", "--rows-per-month", "3000", "--seed", "3") == 0
     return root, config_file
 
 
@@ -42,24 +45,31 @@ def reports_snapshot(root: Path) -> dict[str, str]:
     return {str(p): p.read_text() for p in sorted((root / "reports").rglob("*.json"))}
 
 
+def predictions_snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted((root / "lake" / "predictions").rglob("*"))}
+
+
 @pytest.fixture(scope="module")
 def four_months(workspace):
+    """Six months in order, each trained then predicted (the name is historical)."""
     root, config_file = workspace
-    codes = [run(config_file, "train", "--test-month", month) for month in MONTHS]
+    codes = []
+    for month in MONTHS:
+        codes += [run(config_file, "train", "--test-month", month), run(config_file, "predict", "--test-month", month)]
     return root, config_file, codes
 
 
-def test_four_consecutive_months_record_four_decisions(four_months):
+def test_consecutive_months_record_one_decision_each(four_months):
     root, _, codes = four_months
-    assert codes == [0, 0, 0, 0]
+    assert codes == [0] * 2 * len(MONTHS)
     state = json.loads(registry_json(root))
     history = state["history"]
     assert [record["test_month"] for record in history] == MONTHS
     assert history[0]["outcome"] == "first_model" and history[0]["promoted"] is True
-    assert [record["version"] for record in history] == ["v0001", "v0002", "v0003", "v0004"]
+    assert [record["version"] for record in history] == [f"v{n:04d}" for n in range(1, 7)]
     promoted = [record["version"] for record in history if record["promoted"]]
     assert state["current"]["version"] == promoted[-1]
-    assert state["candidate"]["version"] == "v0004"
+    assert state["candidate"]["version"] == "v0006"
     for record in history:
         assert record["reason"] and record["code_version"] and record["data_fingerprint"]["sha256"]
         assert set(record["metrics"]["candidate"]) == {"rmse", "mae", "r2"}
@@ -68,7 +78,7 @@ def test_four_consecutive_months_record_four_decisions(four_months):
     registry_dir = root / "registry" / "taxi_fare"
     assert (registry_dir / "current" / "VERSION").read_text().strip() == state["current"]["version"]
     assert sorted(p.name for p in (registry_dir / "archive").iterdir() if not p.name.startswith(".")) == [
-        "v0001", "v0002", "v0003", "v0004"]
+        *(f"v{n:04d}" for n in range(1, 7))]
 
 
 def test_reports_hold_counts_metrics_decision_and_analysis(four_months):
@@ -90,9 +100,22 @@ def test_reports_hold_counts_metrics_decision_and_analysis(four_months):
         assert report["error_analysis"]["large_errors"]["causes"]
         assert len(report["feature_importance"]) == 20
         assert abs(sum(item["importance"] for item in report["feature_importance"]) - 1.0) < 1e-3
-        assert {"read", "fit", "evaluate_candidate", "register"} <= set(report["timings_seconds"])
+        assert {"read", "fit", "evaluate_candidate", "drift", "register"} <= set(report["timings_seconds"])
+        drift = report["drift"]
+        assert drift["status"] == "ok" and drift["reference"]["window"]["test_month"] == month
+        assert set(drift["psi"]) == {"VendorID", "passenger_count", "trip_distance", "RatecodeID", "PULocationID",
+                                     "DOLocationID", "payment_type"}  # numeric inputs; timestamps are skipped
+        assert drift["prediction"]["psi"] is not None and 0 < drift["spark_jobs"] <= 20
+        assert report["policy"]["stage"] == "train" and not report["policy"]["failed"]
+        assert report["live_performance"]["this_month"]["month"] == month
     latest = json.loads((reports_dir / "latest.json").read_text())
     assert latest["train"]["month"] == MONTHS[-1]
+    series = json.loads((reports_dir / "live_performance.json").read_text())["entries"]
+    assert [entry["month"] for entry in series] == MONTHS  # one entry per test month, grown month by month
+    assert series[0]["status"] == "no_current_model"
+    for entry, record in zip(series[1:], history[1:]):
+        assert entry["model_version"] == record["previous_current"] and entry["months_in_production"] >= 1
+        assert entry["metrics"] == pytest.approx(record["metrics"]["current"])
 
 
 def test_rerunning_a_month_changes_nothing(four_months):
@@ -105,15 +128,54 @@ def test_rerunning_a_month_changes_nothing(four_months):
 
 def test_predict_writes_predictions_and_passes_the_post_predict_gate(four_months, spark):
     root, config_file, _ = four_months
-    assert run(config_file, "predict", "--test-month", "2023-07") == 0
-    report = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "predict_report.json").read_text())
+    report = json.loads((root / "reports" / "taxi_fare" / LAST / "predict_report.json").read_text())
     version = json.loads(registry_json(root))["current"]["version"]
     assert report["model_version"] == version
+    drift = report["drift"]  # the month against the current model's stored reference
+    assert drift["status"] == "ok" and drift["reference"]["model_version"] == version
+    assert drift["scored_rows"] == report["rows"]["rows_out"] and drift["prediction"]["psi"] is not None
     written = spark.read.parquet(report["predictions_uri"])
     assert written.count() == report["prediction_stats"]["rows"] == report["rows"]["rows_out"]
     assert {row.model_version for row in written.select("model_version").distinct().collect()} == {version}
-    assert run(config_file, "gate", "--stage", "post_predict", "--test-month", "2023-07") == 0
-    assert run(config_file, "gate", "--stage", "post_train", "--test-month", "2023-07") == 0
+    assert run(config_file, "gate", "--stage", "post_predict", "--test-month", LAST) == 0
+    assert run(config_file, "gate", "--stage", "post_train", "--test-month", LAST) == 0
+
+
+def test_backfilling_the_six_months_again_changes_nothing(four_months):
+    """Airflow's backfill (or cron catching up) runs every month again, in order."""
+    root, config_file, _ = four_months
+    before = registry_json(root), reports_snapshot(root), predictions_snapshot(root)
+    for month in MONTHS:
+        assert run(config_file, "train", "--test-month", month) == 0
+        assert run(config_file, "predict", "--test-month", month) == 0
+    assert (registry_json(root), reports_snapshot(root), predictions_snapshot(root)) == before
+
+
+def test_each_month_was_predicted_by_the_model_current_after_its_own_decision(four_months):
+    root, _, _ = four_months
+    history = json.loads(registry_json(root))["history"]
+    for month, record in zip(MONTHS, history):
+        report = json.loads((root / "reports" / "taxi_fare" / month / "predict_report.json").read_text())
+        assert report["model_version"] == (record["version"] if record["promoted"] else record["previous_current"])
+
+
+def test_an_old_month_after_newer_ones_is_recorded_without_changing_the_current_model(four_months, capsys):
+    root, config_file, _ = four_months
+    state = json.loads(registry_json(root))
+    assert run(config_file, "train", "--test-month", "2023-03", "--skip-missing") == 0  # the lake starts in 2023-01
+    after = json.loads(registry_json(root))
+    record = after["history"][-1]
+    assert record["test_month"] == "2023-03" and record["outcome"] == "out_of_order" and record["promoted"] is False
+    assert "older than " + LAST in record["reason"] and "older than" in capsys.readouterr().out
+    assert after["current"] == state["current"] and after["candidate"] == state["candidate"]
+    report = json.loads((root / "reports" / "taxi_fare" / "2023-03" / "train_report.json").read_text())
+    assert report["decision"]["outcome"] == "out_of_order"
+    assert report["decision"]["current_version_after"] == state["current"]["version"]
+    assert report["live_performance"]["this_month"]["status"] == "out_of_order"  # scored, but not live
+    live_months = [e["month"] for e in json.loads((root / "reports/taxi_fare/live_performance.json").read_text())["entries"]]
+    assert "2023-03" not in live_months and live_months == sorted(live_months)
+    latest = json.loads((root / "reports" / "taxi_fare" / "latest.json").read_text())
+    assert latest["train"]["month"] == "2023-03"  # the newest *run*; the registry says what is current
 
 
 def test_force_promote_then_rollback_restores_the_previous_current(four_months):
@@ -270,7 +332,7 @@ def test_run_pipeline_sh_runs_every_step_through_spark_submit(four_months):
     console = ok.stdout + ok.stderr  # Spark's own lines went to the runs' log files
     assert not re.search(r"^\S+ \S+ (WARN|ERROR) |Requesting executors|^\s+at [\w$.]+\(", console, re.M), console[-3000:]
     assert (root / "reports/taxi_fare/2023-07/train.log").is_file() and (root / "reports/taxi_fare/2023-07/predict.log").is_file()
-    run_dir = REPO / "runs" / "taxi_fare"
+    run_dir = runs_dir() / "taxi_fare"
     outcome = json.loads((run_dir / "2023-07" / "result.json").read_text())
     assert outcome["status"] == "success" and outcome["exit_code"] == 0 and outcome["failed_step"] is None
     train_marker = json.loads((run_dir / "2023-07" / "train.result.json").read_text())
@@ -300,6 +362,84 @@ def test_run_pipeline_sh_fails_when_a_job_exits_0_without_recording_success(four
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "exited 0 but its result marker" in result.stderr
-    outcome = json.loads((REPO / "runs" / "taxi_fare" / "2023-06" / "result.json").read_text())
+    outcome = json.loads((runs_dir() / "taxi_fare" / "2023-06" / "result.json").read_text())
     assert outcome["status"] == "failed" and outcome["failed_step"] == "train"
     assert registry_json(root) == before
+
+
+# --- monitoring policy: consider_candidate and fail (after the runs above: they change the current model) ---
+
+def _with_monitoring(root: Path, config_file: Path, name: str, monitoring: dict, **sections) -> Path:
+    raw = yaml.safe_load(config_file.read_text())
+    raw["monitoring"] = monitoring
+    raw.update(sections)
+    path = root / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_consider_candidate_promotes_a_candidate_the_rule_keeps_out(four_months):
+    root, config_file, _ = four_months
+    impossible = {"min_improved": 3, "min_delta": {"rmse": 1e6, "mae": 1e6, "r2": 1e6}}  # every metric ties
+    consider = _with_monitoring(root, config_file, "consider", {"policy": {"live_metrics": {
+        "thresholds": {"r2": {"min": 0.999}}, "action": "consider_candidate"}}}, promotion=impossible)
+    assert run(consider, "train", "--test-month", "2023-07") == 0
+    record = Registry(root / "registry", "taxi_fare").history()[-1]
+    assert record["outcome"] == "policy_promoted" and record["promoted"]
+    assert record["reason"].startswith("promoted by policy: current model's R² ") and "<= min 0.999 on 2023-07" in record["reason"]
+    assert "the rule alone would keep the current model" in record["reason"]
+    report = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "train_report.json").read_text())
+    assert report["decision"]["outcome"] == "policy_promoted" and report["policy"]["consider_candidate"]
+
+
+def test_a_failing_policy_exits_5_after_writing_the_decision_and_reruns_fail_alike(four_months, capsys):
+    root, config_file, _ = four_months
+    fail = _with_monitoring(root, config_file, "fail", {
+        "drift": {"psi_threshold": 1e-9, "prediction_psi_threshold": 1e-9},  # any shift at all is flagged
+        "policy": {"drift": {"max_flagged_features": 0, "action": "fail"}}})
+    registry = Registry(root / "registry", "taxi_fare")
+    current_before = registry.state()["current"]["version"]
+    other_months = {k: v for k, v in reports_snapshot(root).items() if "/2023-07/" not in k and not k.endswith(("live_performance.json", "latest.json"))}
+    assert run(fail, "train", "--test-month", "2023-07") == 5
+    assert "The monitoring policy of taxi_fare failed the train run of 2023-07" in capsys.readouterr().err
+    record = registry.history()[-1]
+    assert record["outcome"] == "policy_failed" and not record["promoted"] and record["policy"]["failed"]
+    assert registry.state()["current"]["version"] == current_before  # nothing promoted
+    report = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "train_report.json").read_text())
+    assert report["policy"]["failed"] and report["decision"]["outcome"] == "policy_failed" and report["drift"]["flagged"]
+    assert {k: v for k, v in reports_snapshot(root).items() if k in other_months} == other_months
+    before = registry_json(root)
+    assert run(fail, "train", "--test-month", "2023-07") == 5  # a rerun does not turn the failure into success
+    assert registry_json(root) == before
+    assert run(fail, "predict", "--test-month", "2023-07") == 5  # predict applies the drift policy too
+    predict = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "predict_report.json").read_text())
+    assert predict["policy"]["failed"] and predict["drift"]["status"] == "ok"
+
+
+def test_predict_with_a_model_saved_without_a_reference_reports_no_reference(four_months):
+    from sparkmlops.monitoring.reference_store import REFERENCE_FILE
+
+    root, config_file, _ = four_months
+    registry_dir = root / "registry" / "taxi_fare"
+    version = Registry(root / "registry", "taxi_fare").state()["current"]["version"]
+    for folder in (registry_dir / "current" / "model", registry_dir / "archive" / version / "model"):
+        (folder / REFERENCE_FILE).unlink()
+    assert run(config_file, "predict", "--test-month", "2023-07") == 0
+    report = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "predict_report.json").read_text())
+    assert report["drift"]["status"] == "no_reference" and version in report["drift"]["reason"]
+
+
+def test_run_pipeline_sh_passes_the_policy_exit_code_through(four_months, tmp_path):
+    import os
+    import subprocess
+
+    _, config_file, _ = four_months
+    fake_submit = tmp_path / "spark-submit"
+    fake_submit.write_text("#!/bin/sh\nexit 5\n")  # a job that ended on a failed policy
+    fake_submit.chmod(0o755)
+    env = {**os.environ, "SPARKMLOPS_VENV": str(Path(os.sys.executable).parents[1]), "SPARK_SUBMIT": str(fake_submit)}
+    result = subprocess.run([str(REPO / "run_pipeline.sh"), "--usecase", "taxi_fare", "--config", str(config_file),
+                             "--test-month", "2023-06", "--skip-tests", "--train-only"],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 5 and "failed with exit code 5" in result.stderr
+    assert json.loads((REPO / "runs" / "taxi_fare" / "2023-06" / "result.json").read_text())["exit_code"] == 5

@@ -96,7 +96,27 @@ def test_reports_carry_the_tasks_figures(usecase_run):
         assert 0 < report["model"]["threshold"] < 1 and "threshold_tuning" in report["model"]
         assert overall["roc_auc"] <= manifest["best_possible"]["roc_auc"] + 0.05
         assert overall["majority_class_accuracy"] == max(overall["positives"], overall["negatives"]) / overall["count"]
+    assert_drift_and_live_performance(root, usecase)
     if usecase == "secom_defect":
         dropped = report["model"]["features"]["dropped"]
         assert any("constant" in why for why in dropped.values()) and any("missing" in why for why in dropped.values())
         assert set(report["model"]["class_weights"]) == {"positive", "negative"}
+
+
+def assert_drift_and_live_performance(root: Path, usecase: str) -> None:
+    """Drift in both April reports over the task's input columns, the policy, the live series."""
+    from sparkmlops import config as config_module
+    from sparkmlops.tasks import get_task
+
+    columns = get_task(config_module.load(usecase, str(root / f"{usecase}.yaml"))).drift_columns()
+    for kind in ("train", "predict"):
+        report = read(root, usecase, "2023-04", kind)
+        drift = report["drift"]
+        assert drift["status"] == "ok" and drift["spark_jobs"] > 0, drift
+        assert set(drift["psi"]) == {*columns.numeric, *columns.categorical} and set(drift["categories"]) == set(columns.categorical)
+        assert drift["prediction"]["psi"] is not None and report["policy"]["stage"] == kind
+        assert len(json.dumps(drift)) < 150_000  # SECOM's 590 sensors: compact PSI, details for flagged ones only
+    assert read(root, usecase, "2023-04", "predict")["drift"]["reference"]["window"]["test_month"] in ("2023-03", "2023-04")
+    series = json.loads((root / "reports" / usecase / "live_performance.json").read_text())["entries"]
+    assert [entry["month"] for entry in series] == ["2023-03", "2023-04"]
+    assert series[1]["model_version"] == "v0001" and series[1]["months_in_production"] == 1

@@ -130,3 +130,30 @@ def test_invalid_rules_are_refused(build):
 
 def test_display_names():
     assert [display(name) for name in ("rmse", "mae", "r2", "auc")] == ["RMSE", "MAE", "R²", "AUC"]
+
+
+# --- an old month after a newer one ----------------------------------------------------
+
+def test_an_old_month_is_held_whatever_the_rule_said():
+    from sparkmlops.promotion import OUT_OF_ORDER, hold_out_of_order
+
+    promoted = decide({"rmse": 5.0, "mae": 3.0, "r2": 0.8}, {"rmse": 4.0, "mae": 2.0, "r2": 0.9}, RULE)
+    held = hold_out_of_order(promoted, "2023-03", "2023-06")
+    assert (held.promote, held.outcome) == (False, OUT_OF_ORDER)
+    assert "older than 2023-06" in held.reason and "would have been promoted" in held.reason
+    assert held.comparison == promoted.comparison
+
+
+@pytest.mark.parametrize(("month", "newest"), [("2023-06", "2023-06"), ("2023-07", "2023-06"), ("2023-01", None)])
+def test_the_newest_or_a_newer_month_is_decided_by_the_rule(month, newest):
+    from sparkmlops.promotion import hold_out_of_order
+
+    promoted = decide({"rmse": 5.0, "mae": 3.0, "r2": 0.8}, {"rmse": 4.0, "mae": 2.0, "r2": 0.9}, RULE)
+    assert hold_out_of_order(promoted, month, newest) is promoted
+
+
+def test_a_forced_old_month_stays_forced():
+    from sparkmlops.promotion import hold_out_of_order
+
+    forced = decide({"rmse": 5.0, "mae": 3.0, "r2": 0.8}, {"rmse": 6.0, "mae": 4.0, "r2": 0.7}, RULE, force=True)
+    assert hold_out_of_order(forced, "2023-01", "2023-06") is forced

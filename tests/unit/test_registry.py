@@ -455,3 +455,27 @@ def test_a_crash_at_any_step_leaves_the_old_or_the_new_state(tmp_path, monkeypat
         assert_views_match(reg)
         assert {slot: reg.state()[slot]["version"] for slot in SLOTS} in (old_slots, new_slots)
     assert crashes >= 3, "the crash matrix should hit several steps"
+
+
+def test_newest_month_and_the_version_current_after_each_month(reg):
+    assert reg.newest_decided_month() is None and reg.current_after("2023-01") is None
+    record(reg, "2023-01", Decision(True, "first_model", "first"))
+    record(reg, "2023-02", Decision(False, "rejected", "kept"))
+    record(reg, "2023-03", Decision(True, "promoted", "better"))
+    assert reg.newest_decided_month() == "2023-03"
+    assert [reg.current_after(m) for m in ("2023-01", "2023-02", "2023-03")] == ["v0001", "v0001", "v0003"]
+    assert Path(reg.version_path("v0002"), "weights.txt").read_text() == "2023-02"
+
+
+def test_an_out_of_order_record_leaves_both_slots_alone(reg):
+    record(reg, "2023-05", Decision(True, "first_model", "first"))
+    record(reg, "2023-06", Decision(False, "rejected", "kept"))
+    before = reg.state()
+    with reg.lock("run-old"):
+        reg.record_run(run_key="key-old", run_id="run-old", save_model=fake_model("2023-01"), entry={"tag": "old"},
+                       decision=Decision(False, "out_of_order", "older"), record_extra={"test_month": "2023-01"},
+                       fill_candidate_slot=False)
+    after = reg.state()
+    assert (after["current"], after["candidate"]) == (before["current"], before["candidate"])
+    assert after["history"][-1]["version"] == "v0003" and "v0003" in archived(reg)
+    assert reg.newest_decided_month() == "2023-06"

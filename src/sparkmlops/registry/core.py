@@ -159,6 +159,23 @@ class Registry:
         """The training decision recorded for ``run_key``, if any (idempotent reruns)."""
         return next((r for r in reversed(self.history()) if r.get("run_key") == run_key), None)
 
+    def newest_decided_month(self) -> str | None:
+        """The latest test month a training run was decided on (None: no run yet)."""
+        months = [r["test_month"] for r in self.history() if r.get("run_key") and r.get("test_month")]
+        return max(months) if months else None
+
+    def current_after(self, test_month: str) -> str | None:
+        """The version that was current right after ``test_month``'s latest training decision (None: never decided)."""
+        record = next((r for r in reversed(self.history()) if r.get("run_key") and r.get("test_month") == test_month), None)
+        if record is None:
+            return None
+        return record["version"] if record.get("promoted") else record.get("previous_current")
+
+    def version_path(self, version: str) -> str:
+        """Folder of an archived version's model (checked to exist)."""
+        self._archived_entry(version)
+        return str(self.store.uri(f"{self._archive(version)}/{MODEL_DIR}"))
+
     def model_path(self, slot: str) -> str | None:
         """Folder to load the slot's model from, or None when the slot is empty.
 
@@ -259,6 +276,7 @@ class Registry:
         entry: dict,
         decision: Decision,
         record_extra: dict,
+        fill_candidate_slot: bool = True,
     ) -> dict:
         """Archive the candidate, update the slots, append the decision.
 
@@ -273,6 +291,8 @@ class Registry:
                 ``path`` (relative to the use case folder) and ``registered_at`` are added.
             decision: the promotion decision for this candidate.
             record_extra: more fields for the history record (metrics, window, …).
+            fill_candidate_slot: False keeps the candidate slot as it is (an out-of-order
+                month's model is archived and recorded, but is nobody's challenger).
 
         Returns:
             The appended history record.
@@ -301,7 +321,8 @@ class Registry:
             "comparison": dict(decision.comparison), "previous_current": previous_current, **record_extra,
         }
         state["next_version"] += 1
-        state["candidate"] = candidate
+        if fill_candidate_slot or decision.promote:
+            state["candidate"] = candidate
         if decision.promote:
             state["current"] = {**candidate, "promoted_at": decided_at}
         state["history"].append(record)

@@ -19,9 +19,12 @@ from sparkmlops.features import feature_module
 from sparkmlops.gates import threshold_failures
 from sparkmlops.models import search
 from sparkmlops.models.artifact import ModelArtifact
-from sparkmlops.models.estimators import LABEL_COLUMN, feature_importance
+from sparkmlops.models.estimators import LABEL_COLUMN, PREDICTION_COLUMN, feature_importance
+from sparkmlops.monitoring.profile import DriftColumns
 from sparkmlops.quality import SPLIT_COLUMN
 from sparkmlops.tasks.catalog import METRICS
+
+_NUMERIC_TYPES, _CATEGORICAL_TYPES = ("long", "int", "double"), ("string", "boolean")
 
 #: name -> function of the "row is kept" column giving one aggregate (counted with cleaning)
 InputChecks = dict[str, Callable[[Column], Column]]
@@ -105,6 +108,28 @@ class Task:
     def compare(self, candidate: dict, current: dict | None) -> dict | None:
         """A finer comparison of the two evaluations than the promotion metrics (None: nothing to add)."""
         return None
+
+    # ---- drift -------------------------------------------------------------------------
+    def drift_columns(self) -> DriftColumns:
+        """The raw input columns whose drift is measured: numeric and string ones by their
+        type in ``data.columns`` (timestamps are skipped: every month has new ones)."""
+        types = self.config.data.columns
+        inputs = [name for name in self.input_columns() if name in types]
+        return DriftColumns(numeric=tuple(n for n in inputs if types[n] in _NUMERIC_TYPES),
+                            categorical=tuple(n for n in inputs if types[n] in _CATEGORICAL_TYPES))
+
+    def drift_prediction_column(self) -> str:
+        """The column of :meth:`score`'s rows whose distribution is the prediction drift."""
+        return PREDICTION_COLUMN
+
+    def written_prediction_column(self) -> str:
+        """The same quantity in the rows :meth:`prediction_frame` writes."""
+        return PREDICTION_COLUMN
+
+    def drift_reference_rows(self, artifact: ModelArtifact, train_rows: DataFrame, column: str) -> DataFrame:
+        """The training rows with, in ``column``, what the scored month's predictions are compared
+        with: by default the model's own predictions on its training window."""
+        return self.score(artifact, train_rows).withColumn(column, F.col(self.drift_prediction_column()))
 
     # ---- gates -------------------------------------------------------------------------
     def post_train_failures(self, evaluation: dict) -> list[str]:

@@ -128,6 +128,12 @@ class ClassificationTask(Task):
         scored = self._with_score(artifact.model, rows)
         return scored.withColumn(PREDICTION_COLUMN, (F.col(SCORE_COLUMN) >= self.threshold(artifact)).cast("double"))
 
+    def drift_prediction_column(self) -> str:
+        return SCORE_COLUMN  # the positive-class probability, not the thresholded 0/1
+
+    def written_prediction_column(self) -> str:
+        return "probability"
+
     # ---- metrics -------------------------------------------------------------------------
     def histogram(self, scored: DataFrame, threshold: float) -> binary_metrics.Histogram:
         """The per-class score histogram and exact confusion counts of ``scored``, in one aggregation."""

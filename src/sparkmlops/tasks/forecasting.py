@@ -108,6 +108,11 @@ class ForecastingTask(Task):
         }
         return ModelArtifact(table, metadata), None
 
+    def drift_reference_rows(self, artifact: ModelArtifact, train_rows: DataFrame, column: str) -> DataFrame:
+        """The train days' actual values: a forecast is compared with what the series did, since
+        the per-series models do not forecast their own training days."""
+        return train_rows.withColumn(column, self.label())
+
     def model_summary(self, artifact: ModelArtifact) -> dict:
         spec = self.config.forecasting.model_dump(mode="json")
         return {"type": f"per_series_{spec['method']}", "params": spec, **artifact.metadata}

@@ -34,6 +34,9 @@ class RegressionTask(Task):
         overall = evaluation["overall"]
         return [*super().post_train_failures(evaluation), *gates.error_consistency_failures(overall, self.config.gates)]
 
+    def written_prediction_column(self) -> str:
+        return predictions.RAW_COLUMN  # the model's output before any clipping, as at train time
+
     def prediction_frame(self, scored: DataFrame, input_columns: list[str]) -> DataFrame:
         """Inputs, ``prediction`` (clipped when the YAML asks), ``prediction_raw`` and ``prediction_clipped``."""
         bounded = predictions.with_bounds(scored.select(*input_columns, PREDICTION_COLUMN), self.config.gates)
