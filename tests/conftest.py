@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("SPARKMLOPS_CONF_DIR", str(REPO / "conf"))
 os.environ.setdefault("SPARKMLOPS_SPARK_DEFAULTS", str(REPO / "spark-defaults.conf"))
 # Most tests train many times: MLflow tracking is off for them (and for the run_pipeline.sh
-# they start, which inherits this); tests/integration/test_tracking.py switches it on per run.
+# they start, which inherits this); tests/integration/test_mlflow_tracking.py switches it on per run.
 os.environ["SPARKMLOPS_TRACKING"] = "off"
 # run_pipeline.sh's markers go to a folder of this test process, not the checkout's runs/:
 # parallel test workers running the same use case and month must not share them.

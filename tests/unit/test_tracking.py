@@ -1,7 +1,7 @@
 """MLflow tracking without a server: where it goes, what it logs, and the runs it must leave alone.
 
 The end-to-end behaviour (server, aliases, rollback, server down) is in
-tests/integration/test_tracking.py.
+tests/integration/test_mlflow_tracking.py.
 """
 
 from __future__ import annotations
