@@ -7,16 +7,18 @@
 #   ./run_pipeline.sh --usecase taxi_fare --test-month 2023-06 [--train-months a,b,c]
 #       [--skip-missing] [--train-only | --predict-only] [--force] [--skip-tests]
 #       [--master URL] [--data-base-path P] [--model-registry-path P] [--reports-dir P]
-#       [--config FILE] [--log-format json] [--conf SPARK_KEY=VALUE ...]
+#       [--config FILE] [--log-format json] [--tracking-uri URI | --no-tracking]
+#       [--conf SPARK_KEY=VALUE ...]
 # Each step writes runs/<usecase>/<month>/<step>.result.json; the pipeline's outcome is
 # runs/<usecase>/<month>/result.json (status success|failed, failed step, exit code).
 # SPARKMLOPS_RUNS_DIR moves runs/ elsewhere (default: runs/ in this checkout).
 # Environment: SPARKMLOPS_VENV (default ./.venv), SPARK_SUBMIT (default: the venv's
-# spark-submit), MINIO_ENDPOINT / MINIO_ACCESS_KEY / MINIO_SECRET_KEY for s3a:// lakes.
+# spark-submit), MINIO_ENDPOINT / MINIO_ACCESS_KEY / MINIO_SECRET_KEY for s3a:// lakes,
+# MLFLOW_TRACKING_URI / SPARKMLOPS_TRACKING=off for MLflow tracking.
 set -uo pipefail
 cd "$(dirname "$0")"
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 USECASE="" TEST_MONTH="" MASTER="local[*]" TRAIN_ONLY=0 PREDICT_ONLY=0 SKIP_TESTS=0
 COMMON=() TRAIN_EXTRA=() SUBMIT_CONF=()
 while [ $# -gt 0 ]; do
@@ -24,9 +26,9 @@ while [ $# -gt 0 ]; do
     --usecase) USECASE=$2; shift 2 ;;
     --test-month) TEST_MONTH=$2; shift 2 ;;
     --master) MASTER=$2; shift 2 ;;
-    --train-months|--data-base-path|--model-registry-path|--reports-dir|--config|--log-format)
+    --train-months|--data-base-path|--model-registry-path|--reports-dir|--config|--log-format|--tracking-uri)
       COMMON+=("$1" "$2"); shift 2 ;;
-    --skip-missing) COMMON+=("$1"); shift ;;
+    --skip-missing|--no-tracking) COMMON+=("$1"); shift ;;
     --force) TRAIN_EXTRA+=("--force"); shift ;;
     --train-only) TRAIN_ONLY=1; shift ;;
     --predict-only) PREDICT_ONLY=1; shift ;;

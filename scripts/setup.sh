@@ -21,7 +21,7 @@ fi
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip wheel
-  .venv/bin/python -m pip install --quiet -e ".[dev,s3]"
+  .venv/bin/python -m pip install --quiet -e ".[dev,s3,tracking]"
   rm -f .venv/.installed-*; touch "$stamp"
 fi
 # A missing connector only matters for s3a:// lakes: say so loudly, but let local runs go on.

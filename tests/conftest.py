@@ -11,6 +11,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("SPARKMLOPS_CONF_DIR", str(REPO / "conf"))
 os.environ.setdefault("SPARKMLOPS_SPARK_DEFAULTS", str(REPO / "spark-defaults.conf"))
+# Most tests train many times: MLflow tracking is off for them (and for the run_pipeline.sh
+# they start, which inherits this); tests/integration/test_mlflow_tracking.py switches it on per run.
+os.environ["SPARKMLOPS_TRACKING"] = "off"
 # run_pipeline.sh's markers go to a folder of this test process, not the checkout's runs/:
 # parallel test workers running the same use case and month must not share them.
 os.environ["SPARKMLOPS_RUNS_DIR"] = tempfile.mkdtemp(prefix="sparkmlops-test-runs-")
@@ -38,3 +41,14 @@ def taxi_config():
     from sparkmlops import config
 
     return config.load("taxi_fare")
+
+
+@pytest.fixture(scope="session")
+def mlflow_db_template(tmp_path_factory):
+    """An empty MLflow sqlite store with its schema: creating one runs MLflow's ~100 schema
+    migrations (~9 s here), so tests that need a fresh local store copy this file instead."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    SqlAlchemyStore(f"sqlite:///{path}", (path.parent / "artifacts").as_uri()).engine.dispose()
+    return path

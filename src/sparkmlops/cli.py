@@ -134,6 +134,11 @@ def _common_options() -> argparse.ArgumentParser:
                        help="also show Spark's own log lines and tracebacks here (they always go to the run's log file)")
     group.add_argument("--result-file", metavar="FILE",
                        help="write the outcome (status, exit code, error, run id) here as JSON when the command ends")
+    tracking = group.add_mutually_exclusive_group()
+    tracking.add_argument("--tracking-uri", metavar="URI",
+                          help="MLflow tracking server or store, e.g. http://mlflow:5000 (default: $MLFLOW_TRACKING_URI, "
+                               "else paths.tracking in the YAML: a local sqlite store under mlruns/)")
+    tracking.add_argument("--no-tracking", action="store_true", help="log nothing to MLflow (also: SPARKMLOPS_TRACKING=off)")
     return common
 
 
@@ -201,7 +206,7 @@ def load_config(args: argparse.Namespace) -> config_module.UsecaseConfig:
     if args.train_months:
         train_months = [parse_month(m.strip(), "--train-months") for m in args.train_months.split(",") if m.strip()]
     test_month = parse_month(args.test_month) if args.test_month else None
-    return config_module.apply_overrides(config, {
+    config = config_module.apply_overrides(config, {
         "data.base_path": args.data_base_path,
         "paths.registry": args.model_registry_path,
         "paths.reports": args.reports_dir,
@@ -211,6 +216,17 @@ def load_config(args: argparse.Namespace) -> config_module.UsecaseConfig:
         "run.dry_run": args.dry_run or None,
         "run.force": getattr(args, "force", False) or None,
     })
+    return with_tracking_choice(config, "off" if args.no_tracking else args.tracking_uri)
+
+
+def with_tracking_choice(config: config_module.UsecaseConfig, choice: str | None) -> config_module.UsecaseConfig:
+    """``run.tracking`` from the command line; the report's config_overrides shows the URI without credentials."""
+    if choice is None:
+        return config
+    from sparkmlops.tracking.settings import redact_uri
+
+    return config.model_copy(update={"run": config.run.model_copy(update={"tracking": choice}),
+                                     "overrides": {**config.overrides, "run.tracking": redact_uri(choice)}})
 
 
 def _context(config: config_module.UsecaseConfig, run_id: str):
@@ -289,6 +305,7 @@ def cmd_predict(args, config, run_id):
 
 
 def cmd_registry(args, config, run_id):
+    from sparkmlops import tracking
     from sparkmlops.registry import Registry
 
     registry = Registry(config.paths.registry, config.usecase)
@@ -302,11 +319,13 @@ def cmd_registry(args, config, run_id):
     elif args.action == "rollback":
         with registry.lock(run_id):
             _print(registry.rollback(run_id, args.reason))
+            tracking.sync_registry(config, registry)  # MLflow aliases follow the JSON registry
     else:
         if not args.force:
             raise UsageError("`registry promote` needs --force.", "It bypasses the promotion rule and the gates.", "Rerun with --force if that is what you want.")
         with registry.lock(run_id):
             _print(registry.promote_candidate(run_id, args.reason or "forced by an operator"))
+            tracking.sync_registry(config, registry)
     return EXIT_OK
 
 

@@ -286,6 +286,8 @@ class MonitoringConfig(_Frozen):
 class PathsConfig(_Frozen):
     registry: str = "registry"
     reports: str = "reports"
+    tracking: str = Field(default="mlruns", description="MLflow: a folder (local store mlflow.db + artifacts/), "
+                                                        "a tracking URI, or off (see sparkmlops.tracking.settings)")
 
 
 class RunOptions(_Frozen):
@@ -295,6 +297,7 @@ class RunOptions(_Frozen):
     train_months: tuple[str, ...] | None = None
     dry_run: bool = False
     force: bool = False
+    tracking: str | None = None  # --tracking-uri URI, or "off" for --no-tracking
 
 
 class UsecaseConfig(_Frozen):

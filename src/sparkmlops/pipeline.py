@@ -18,7 +18,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from sparkmlops import __version__, lake, quality, reports
+from sparkmlops import __version__, lake, quality, reports, tracking
 from sparkmlops.config import UsecaseConfig
 from sparkmlops.errors import DataError, UsageError
 from sparkmlops.monitoring import drift, live, policy, reference_store
@@ -323,6 +323,7 @@ def _train_locked(
     }
     with timer.stage("report"):
         reports.write_report(ctx.reports_dir, config.usecase, window.test_month, "train", report)
+    tracking.track_train(spark, config, ctx, registry, candidate, report, timer)  # rewrites the report with "tracking"
     if policy_result.fail:
         raise policy.policy_error(config.usecase, window.test_month, "train", policy_result.fail,
                                   f"the train report and the registry decision are written ({decision.reason}).")
@@ -460,6 +461,7 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
     if TRAIN in by_split:
         report["history_rows"] = by_split[TRAIN]
     reports.write_report(ctx.reports_dir, config.usecase, month, "predict", report)
+    tracking.track_predict(config, ctx, registry, month, report)  # rewrites the report with "tracking"
     log.info(f"wrote {stats['rows']} predictions to {target_uri}")
     warning = task.predict_warning(stats)
     if warning:

@@ -143,7 +143,7 @@ def test_bare_spark_submit_trains_a_month_from_the_s3_lake(standalone, tmp_path,
         result = subprocess.run(
             ["spark-submit", "--master", status.master_url, str(REPO / "jobs/train.py"), "--usecase", "taxi_fare",
              "--config", str(config_file), "--test-month", "2023-04", "--data-base-path", lake_uri],
-            cwd=tmp_path, env=user_env(**server.env()), capture_output=True, text=True, timeout=900)
+            cwd=tmp_path, env=user_env(**server.env(), SPARKMLOPS_TRACKING="off"), capture_output=True, text=True, timeout=900)
     finally:
         server.stop()
     console = result.stdout + result.stderr
