@@ -39,8 +39,9 @@ examples:
   sparkmlops train --help            (options of one subcommand)
 
 exit codes: 0 ok, 2 bad usage or config, 3 data missing or invalid, 4 gate failed,
-5 a monitoring policy failed the run (report and decision written), 1 anything else. Spark's own log lines go to the run's log file next to its report
-(--verbose also shows them here)."""
+5 a monitoring policy failed the run (report and decision written), 1 anything else.
+Spark's own log lines go to the run's log file next to its report (--verbose also shows
+them here)."""
 
 # subcommand -> (one line for the command list, what it does, one example)
 SUBCOMMANDS = {

@@ -21,6 +21,7 @@ import yaml
 from pyspark.sql import functions as F
 
 from sparkmlops import cli, lake
+from tests.support import assert_tracked_in_mlflow
 
 REPO = Path(__file__).resolve().parents[2]
 USECASE = "goat_posture"
@@ -53,14 +54,17 @@ def read(root: Path, month: str, kind: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def herd(tmp_path_factory, spark):
+def herd(tmp_path_factory, spark, mlflow_db_template):
     root = tmp_path_factory.mktemp("goat")
     config_file = write_config(root)
     codes = {"generate": run(config_file, "generate", "--months", "2023-06:2023-07"),
              "train": run(config_file, "train", "--test-month", "2023-06")}
     env = {**os.environ, "SPARKMLOPS_VENV": str(Path(sys.executable).parents[1]), "SPARK_LOCAL_IP": "127.0.0.1"}
+    (root / "mlruns").mkdir()
+    shutil.copy(mlflow_db_template, root / "mlruns" / "mlflow.db")  # MLflow tracking on for the pipeline month
     pipeline = subprocess.run([str(REPO / "run_pipeline.sh"), "--usecase", USECASE, "--config", str(config_file),
-                               "--test-month", "2023-07", "--master", "local[2]", "--conf", "spark.sql.shuffle.partitions=4"],
+                               "--test-month", "2023-07", "--master", "local[2]", "--conf", "spark.sql.shuffle.partitions=4",
+                               "--tracking-uri", str(root / "mlruns")],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     return root, config_file, codes, pipeline
 
@@ -115,6 +119,7 @@ def test_the_monthly_pipeline_judges_both_models_on_the_same_days_and_predicts(h
         assert f"== {step}" in pipeline.stderr
     july = read(root, "2023-07", "train")
     assert july["metrics"]["current"] is not None
+    assert_tracked_in_mlflow(root / "mlruns", USECASE, july)  # the series table is logged and registered too
     comparison = july["comparison_with_current"]
     assert 0 < comparison["series_compared"] <= ANIMALS
     wins = sum(1 for key, figures in july["metrics"]["candidate"]["per_series"].items()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 import yaml
 
 from sparkmlops import cli
+from tests.support import assert_tracked_in_mlflow
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -49,16 +51,19 @@ def run(usecase: str, config_file: Path, *args: str) -> int:
 
 
 @pytest.fixture(scope="module", params=sorted(SMALL))
-def usecase_run(request, tmp_path_factory, spark):
+def usecase_run(request, tmp_path_factory, spark, mlflow_db_template):
     usecase = request.param
     root = tmp_path_factory.mktemp(usecase)
+    (root / "mlruns").mkdir()
+    shutil.copy(mlflow_db_template, root / "mlruns" / "mlflow.db")  # MLflow tracking on for the pipeline month
     config_file = small_config(root, usecase)
     rows = SMALL[usecase][0]
     codes = {"generate": run(usecase, config_file, "generate", "--months", "2023-01:2023-04", "--rows-per-month", str(rows)),
              "train": run(usecase, config_file, "train", "--test-month", "2023-03")}
     env = {**os.environ, "SPARKMLOPS_VENV": str(Path(sys.executable).parents[1]), "SPARK_LOCAL_IP": "127.0.0.1"}
     pipeline = subprocess.run([str(REPO / "run_pipeline.sh"), "--usecase", usecase, "--config", str(config_file),
-                               "--test-month", "2023-04", "--master", "local[2]", "--conf", "spark.sql.shuffle.partitions=2"],
+                               "--test-month", "2023-04", "--master", "local[2]", "--conf", "spark.sql.shuffle.partitions=2",
+                               "--tracking-uri", str(root / "mlruns")],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     return usecase, root, codes, pipeline
 
@@ -77,6 +82,8 @@ def test_cli_month_and_monthly_pipeline_run_with_gates(usecase_run):
     assert [record["test_month"] for record in history] == ["2023-03", "2023-04"]
     april = read(root, usecase, "2023-04", "train")
     assert april["metrics"]["current"] is not None  # the March model was scored on April too
+    assert_tracked_in_mlflow(root / "mlruns", usecase, april)
+    assert read(root, usecase, "2023-04", "predict")["tracking"]["status"] == "ok"
     assert set(april["decision"]["comparison"]) == set(april["promotion_metrics"])
     assert read(root, usecase, "2023-04", "predict")["post_predict_failures"] == []
 
