@@ -255,6 +255,10 @@ class DriftConfig(_Frozen):
                                           description="flag a feature whose missing share moves by more than this")
     prediction_psi_threshold: float = Field(default=0.2, gt=0, allow_inf_nan=False,
                                             description="flag the predictions when their PSI is larger")
+    prediction_reference_rows: int = Field(
+        default=200_000, ge=1_000,
+        description="train: the reference prediction distribution comes from a seeded sample of about this many "
+                    "training rows (scoring the whole window cost most of the drift step); features use every row")
 
 
 class DriftPolicy(_Frozen):

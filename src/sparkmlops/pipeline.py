@@ -238,7 +238,8 @@ def _train_locked(
 
     with timer.stage("drift"):
         drift_reference, drift_report = drift.measure_at_train(
-            spark, task, candidate, train_rows, test_rows, scored, window.as_dict(), config.monitoring.drift)
+            spark, task, candidate, train_rows, test_rows, scored, window.as_dict(), config.monitoring.drift,
+            train_row_count=inputs.rows[TRAIN]["rows_out"])
     scored.unpersist()
 
     state_before = registry.state()

@@ -127,3 +127,41 @@ def _jobs_for(spark, features: int) -> int:
 def test_job_count_is_bounded_and_does_not_grow_with_the_features(spark):
     few, many = _jobs_for(spark, 3), _jobs_for(spark, 30)
     assert 0 < few == many <= 10
+
+
+class _DoublingTask:
+    """A task whose model predicts 2·x: enough for measure_at_train."""
+
+    def drift_columns(self):
+        return DriftColumns(("x",), ("c",))
+
+    def drift_reference_rows(self, candidate, rows, column):
+        from pyspark.sql import functions as F
+
+        return rows.withColumn(column, F.col("x") * 2)
+
+    def drift_prediction_column(self):
+        return "prediction"
+
+
+def test_train_profiles_every_feature_row_and_a_seeded_sample_of_predictions(spark):
+    from pyspark.sql import functions as F
+
+    from sparkmlops.monitoring.drift import measure_at_train
+
+    train = spark.range(20_000).select((F.col("id") % 1000).cast("double").alias("x"),
+                                       F.when(F.col("id") % 2 == 0, "a").otherwise("b").alias("c"))
+    test = train.limit(2_000)
+    scored = test.withColumn("prediction", F.col("x") * 2)
+    settings = DriftConfig(prediction_reference_rows=2_000)
+    runs = [measure_at_train(spark, _DoublingTask(), None, train, test, scored, {"test_month": "2023-01"}, settings,
+                             train_row_count=20_000) for _ in range(2)]
+    reference, report = runs[0]
+    assert reference["numeric"]["x"]["rows"] == 20_000  # features: every row
+    prediction = reference["prediction"]
+    assert prediction["sampled_fraction"] == pytest.approx(0.1) and 1_500 < prediction["rows"] < 2_500
+    assert runs[1][0]["prediction"] == prediction  # seeded: a rerun profiles the same rows
+    assert max(prediction["shares"]) < 0.13  # ten quantile bins of 2·x, each near a tenth
+    assert report["status"] == "ok" and report["prediction"]["psi"] < 0.05
+    full, _ = measure_at_train(spark, _DoublingTask(), None, train, test, scored, {}, settings, train_row_count=1_500)
+    assert full["prediction"]["sampled_fraction"] == 1.0 and full["prediction"]["rows"] == 20_000
