@@ -5,6 +5,9 @@ secom_defect (imbalanced classification, 590 sensors, class weights).
 Each: four generated months, a month trained through the CLI, the next through
 run_pipeline.sh (spark-submit, gates included). The YAML is the shipped one with a
 smaller model and window so the suite stays fast; nothing else changes.
+
+One test file per use case (tests/integration/test_usecase_<name>.py) runs these checks,
+so parallel test workers can take the three use cases at once.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from sparkmlops import cli
 from tests.support import assert_tracked_in_mlflow
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.integration
 
 SMALL = {  # use case -> (rows per month, model params that keep the test quick, search grid)
     "outage_duration": (400, {"maxIter": 15, "maxDepth": 3}, {"maxDepth": [2, 3]}),
@@ -50,9 +52,17 @@ def run(usecase: str, config_file: Path, *args: str) -> int:
     return cli.main([args[0], "--usecase", usecase, "--config", str(config_file), *args[1:]])
 
 
-@pytest.fixture(scope="module", params=sorted(SMALL))
-def usecase_run(request, tmp_path_factory, spark, mlflow_db_template):
-    usecase = request.param
+def usecase_fixture(usecase: str):
+    """The module fixture of one use case's test file: its months run once, checked by several tests."""
+
+    @pytest.fixture(scope="module")
+    def usecase_run(tmp_path_factory, spark, mlflow_db_template):
+        return run_usecase(usecase, tmp_path_factory, mlflow_db_template)
+
+    return usecase_run
+
+
+def run_usecase(usecase: str, tmp_path_factory, mlflow_db_template):
     root = tmp_path_factory.mktemp(usecase)
     (root / "mlruns").mkdir()
     shutil.copy(mlflow_db_template, root / "mlruns" / "mlflow.db")  # MLflow tracking on for the pipeline month
@@ -72,7 +82,7 @@ def read(root: Path, usecase: str, month: str, kind: str) -> dict:
     return json.loads((root / "reports" / usecase / month / f"{kind}_report.json").read_text())
 
 
-def test_cli_month_and_monthly_pipeline_run_with_gates(usecase_run):
+def check_cli_month_and_monthly_pipeline_run_with_gates(usecase_run) -> None:
     usecase, root, codes, pipeline = usecase_run
     assert codes == {"generate": 0, "train": 0}
     assert pipeline.returncode == 0, (pipeline.stdout + pipeline.stderr)[-4000:]
@@ -88,7 +98,7 @@ def test_cli_month_and_monthly_pipeline_run_with_gates(usecase_run):
     assert read(root, usecase, "2023-04", "predict")["post_predict_failures"] == []
 
 
-def test_reports_carry_the_tasks_figures(usecase_run):
+def check_reports_carry_the_tasks_figures(usecase_run) -> None:
     usecase, root, _, _ = usecase_run
     report = read(root, usecase, "2023-04", "train")
     overall = report["metrics"]["candidate"]["overall"]
