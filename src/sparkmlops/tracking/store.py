@@ -101,8 +101,10 @@ class Tracker:
         """Mark a run FAILED if the server still answers (it may be why we are here)."""
         try:
             self.client.set_terminated(run_id, "FAILED")
-        except Exception:  # noqa: BLE001 - best effort after the real error
-            pass
+        except Exception as error:  # noqa: BLE001 - best effort after the real error, which the report names
+            from sparkmlops.logs import get_logger
+
+            get_logger().debug(f"could not mark MLflow run {run_id} FAILED: {type(error).__name__}: {error}")
 
     # ---- model artifacts -------------------------------------------------------------
     def log_spark_model(self, run_id: str, pipeline_model, columns: dict[str, str], metadata: dict,
