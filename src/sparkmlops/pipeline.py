@@ -156,16 +156,19 @@ def load_inputs(spark: SparkSession, config: UsecaseConfig, window: Window, time
     return Inputs(window, frame, files, rows, _fingerprint(files, per_month))
 
 
+def _digest(material: dict) -> str:
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
 def run_key(config: UsecaseConfig, window: Window, fingerprint: dict, version: str) -> str:
     """Identity of a training run: same key, same result (reruns change nothing)."""
-    material = {
+    return _digest({
         "usecase": config.usecase,
         "window": [window.test_month, list(window.train_months)],
         "data": fingerprint["sha256"],
         "code": version,
         "config": config.model_dump(mode="json", exclude={"run": True, "paths": True, "source_file": True, "data": {"base_path"}}),
-    }
-    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    })
 
 
 def dry_run(spark: SparkSession, config: UsecaseConfig, ctx: RunContext) -> dict:
@@ -261,7 +264,7 @@ def _train_locked(
         gate_failures=gate_failures, force=config.run.force,
         undefined=candidate_eval.get("undefined", {}), consider=policy_result.consider, hold=policy_result.fail,
     )
-    decision = hold_out_of_order(decision, window.test_month, registry.newest_decided_month())
+    decision = hold_out_of_order(decision, window.test_month, registry.newest_decided_month(state_before))
     log.info(f"decision: {decision.reason}")
 
     fingerprint_summary = {k: inputs.fingerprint[k] for k in ("sha256", "rows_per_month")} | {"files": len(inputs.fingerprint["files"])}
@@ -377,9 +380,9 @@ def model_for_month(registry: Registry, month: str) -> tuple[str, str, str] | No
     instead of rewriting history with today's model.
     """
     state = registry.state()
-    newest = registry.newest_decided_month()
+    newest = registry.newest_decided_month(state)
     if newest is not None and month < newest:
-        version = registry.current_after(month)
+        version = registry.current_after(month, state)
         if version is not None:
             return version, registry.version_path(version), (
                 f"current after {month}'s own decision (newer months, up to {newest}, were decided since)")
@@ -390,11 +393,10 @@ def model_for_month(registry: Registry, month: str) -> tuple[str, str, str] | No
 
 def predict_key(config: UsecaseConfig, month: str, version: str, files: list, code: str) -> str:
     """Identity of a predict run: same model, data, config and code → the same predictions."""
-    material = {
+    return _digest({
         "month": month, "model": version, "code": code, "files": sorted((f.path, f.size) for f in files),
         "config": config.model_dump(mode="json", exclude={"run": True, "paths": True, "source_file": True}),
-    }
-    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:24]
+    })
 
 
 def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: str | None = None) -> dict:
@@ -435,18 +437,20 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
     try:
         quality.check_retention({"predict": rows}, config.cleaning.min_retention)
         with timer.stage("predict") as info:
-            scored = task.score(task.load_model(spark, model_path), quality.apply_rules(frame, rules))
+            clean = quality.apply_rules(frame, rules)
+            scored = task.score(task.load_model(spark, model_path), clean)
             out = task.prediction_frame(scored, list(columns)).select(
                 "*", F.lit(version).alias("model_version"), F.lit(ctx.run_id).alias("run_id"))
             with lake.store_errors(spark, target_uri):
                 out.write.mode("overwrite").parquet(target_uri)
             # statistics of what was written (read back), not of a second model pass
-            stats = task.prediction_stats(spark.read.parquet(target_uri), list(columns))
+            written = spark.read.parquet(target_uri)
+            stats = task.prediction_stats(written, list(columns))
             info["rows"] = stats["rows"]
         with timer.stage("drift"):  # the scored month against the current model's stored reference only
-            scored_month = quality.apply_rules(frame, rules).filter(F.col(quality.SPLIT_COLUMN).isin("predict", TEST))
+            scored_month = clean.filter(F.col(quality.SPLIT_COLUMN).isin("predict", TEST))
             drift_report = drift.measure_at_predict(
-                spark, task, reference_store.load(spark, model_path), scored_month, spark.read.parquet(target_uri),
+                spark, task, reference_store.load(spark, model_path), scored_month, written,
                 config.monitoring.drift, version)
     finally:
         frame.unpersist()

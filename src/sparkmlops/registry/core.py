@@ -159,14 +159,19 @@ class Registry:
         """The training decision recorded for ``run_key``, if any (idempotent reruns)."""
         return next((r for r in reversed(self.history()) if r.get("run_key") == run_key), None)
 
-    def newest_decided_month(self) -> str | None:
-        """The latest test month a training run was decided on (None: no run yet)."""
-        months = [r["test_month"] for r in self.history() if r.get("run_key") and r.get("test_month")]
+    def newest_decided_month(self, state: dict | None = None) -> str | None:
+        """The latest test month a training run was decided on (None: no run yet).
+
+        ``state``: a document the caller already read (saves reading the registry again).
+        """
+        history = (state or self.state())["history"]
+        months = [r["test_month"] for r in history if r.get("run_key") and r.get("test_month")]
         return max(months) if months else None
 
-    def current_after(self, test_month: str) -> str | None:
+    def current_after(self, test_month: str, state: dict | None = None) -> str | None:
         """The version that was current right after ``test_month``'s latest training decision (None: never decided)."""
-        record = next((r for r in reversed(self.history()) if r.get("run_key") and r.get("test_month") == test_month), None)
+        history = (state or self.state())["history"]
+        record = next((r for r in reversed(history) if r.get("run_key") and r.get("test_month") == test_month), None)
         if record is None:
             return None
         return record["version"] if record.get("promoted") else record.get("previous_current")
