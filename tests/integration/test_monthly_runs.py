@@ -87,7 +87,7 @@ def test_reports_hold_counts_metrics_decision_and_analysis(four_months):
     history = json.loads(registry_json(root))["history"]
     for month, record in zip(MONTHS, history):
         report = json.loads((reports_dir / month / "train_report.json").read_text())
-        assert report["schema_version"] == 1 and report["run_id"] == record["run_id"]
+        assert report["schema_version"] == 2 and report["written_at"] and report["run_id"] == record["run_id"]
         assert report["window"]["test_month"] == month and len(report["window"]["train_months"]) == 3
         for split in ("train", "test"):
             rows = report["rows"][split]

@@ -80,11 +80,14 @@ def test_tracking_is_off_in_the_general_test_suite():
 
 
 # ---- what is logged -----------------------------------------------------------------------
+PREDICT_REPORT = {"run_id": "r", "task": "regression", "model_version": "v0001", "predictions_uri": "lake/predictions",
+                  "rows": {"rows_in": 10, "rows_out": 10, "rows_removed": 0}, "prediction_stats": {"rows": 10}}
 REPORT = {
-    "run_id": "outage_duration-1", "code_version": "0.1.0+abc", "config_file": "conf/usecases/outage_duration.yaml",
+    "run_id": "outage_duration-1", "task": "regression", "code_version": "0.1.0+abc",
+    "config_file": "conf/usecases/outage_duration.yaml",
     "window": {"test_month": "2023-04", "train_months": ["2023-02", "2023-03"], "missing_train_months": []},
     "data_fingerprint": {"sha256": "f" * 64, "files": [{}, {}]},
-    "rows": {"train": {"rows_in": 600, "rows_out": 584, "retention": 0.97}},
+    "rows": {"train": {"rows_in": 600, "rows_out": 584, "rows_removed": 16, "retention": 0.97}},
     "rows_trained_on": 584, "rows_tested_on": 293, "promotion_metrics": ["rmse", "mae", "r2"],
     "metrics": {"candidate": {"overall": {"rmse": 5.7, "mae": 4.6, "r2": 0.5, "count": 293, "bias": float("nan")}},
                 "current": {"overall": {"rmse": 5.9, "mae": 4.7, "r2": 0.48, "count": 293}}},
@@ -152,7 +155,7 @@ def test_without_mlflow_installed_the_run_completes_and_the_report_says_skipped(
     monkeypatch.setitem(sys.modules, "mlflow", None)
     monkeypatch.delitem(sys.modules, "sparkmlops.tracking.store", raising=False)
     monkeypatch.delattr(tracking, "store", raising=False)  # `from package import module` would reuse it
-    section = tracking.track_predict(config, ctx, None, "2023-04", {"run_id": "r", "prediction_stats": {}})
+    section = tracking.track_predict(config, ctx, None, "2023-04", dict(PREDICT_REPORT))
     assert section["status"] == "skipped" and "pip install 'sparkmlops[tracking]'" in section["reason"]
     written = json.loads((Path(ctx.reports_dir) / "taxi_fare/2023-04/predict_report.json").read_text())
     assert written["tracking"]["status"] == "skipped"
@@ -161,7 +164,7 @@ def test_without_mlflow_installed_the_run_completes_and_the_report_says_skipped(
 def test_a_uri_mlflow_cannot_use_fails_the_tracking_not_the_run(small_run):
     config, ctx, _ = small_run
     config = config.model_copy(update={"run": config.run.model_copy(update={"tracking": "htp://user:pw@nowhere"})})
-    section = tracking.track_predict(config, ctx, None, "2023-04", {"run_id": "r", "prediction_stats": {}})
+    section = tracking.track_predict(config, ctx, None, "2023-04", dict(PREDICT_REPORT))
     assert section["status"] == "failed" and section["uri"] == "htp://nowhere"
     assert "\n" not in section["error"] and "pw" not in section["error"]
     written = json.loads((Path(ctx.reports_dir) / "taxi_fare/2023-04/predict_report.json").read_text())

@@ -58,7 +58,7 @@ def read(reports_dir: str, usecase: str) -> list[dict]:
 def record(reports_dir: str, usecase: str, entry: dict) -> list[dict]:
     """Add (or replace) the month's entry in the use case's series; returns the series, by month."""
     path = Path(reports_dir) / usecase / LIVE_FILE
-    document = reports.read_json(path) or {"schema_version": reports.SCHEMA_VERSION, "usecase": usecase, "entries": []}
+    document = reports.read_json(path) or {"usecase": usecase, "entries": []}
     entries = sorted([e for e in document["entries"] if e["month"] != entry["month"]] + [entry], key=lambda e: e["month"])
-    reports.write_json_atomic(path, {**document, "entries": entries})
+    reports.write_document(path, "live_performance", {**document, "entries": entries})
     return entries
