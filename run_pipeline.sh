@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Monthly entry point for cron and Airflow's BashOperator:
 #   pre-train gate -> train (spark-submit) -> post-train gate (promotion is decided in
-#   train with the same thresholds) -> predict (spark-submit) -> post-predict gate.
-# Stops at the first failure with its exit code (2 usage, 3 data, 4 gate, 5 policy, 1 other).
+#   train with the same thresholds) -> predict (spark-submit) -> post-predict gate
+#   -> HTML report (reports/<usecase>/<month>/report.html and reports/index.html).
+# Stops at the first failure with its exit code (2 usage, 3 data, 4 gate, 5 policy, 1 other);
+# the HTML report is still rendered then, so the failed month shows with its warning.
 #
 #   ./run_pipeline.sh --usecase taxi_fare --test-month 2023-06 [--train-months a,b,c]
 #       [--skip-missing] [--train-only | --predict-only] [--force] [--skip-tests]
@@ -58,6 +60,11 @@ rm -f "$RESULT" "$RUN_DIR"/*.result.json
 
 finish() {  # the pipeline's own marker, written whatever happened (also on a kill by cron's timeout)
   local status=$?
+  if [ $status -ne 0 ] && [ "$CURRENT_STEP" != "html report" ] && [ "$CURRENT_STEP" != "setup" ]; then
+    # best effort: the page shows the failed month; the run keeps its own exit code
+    sparkmlops report html "${COMMON[@]}" >/dev/null 2>&1 \
+      || echo "run_pipeline: the HTML report could not be rendered after the failure; run 'sparkmlops report html --usecase $USECASE' to see why." >&2
+  fi
   local outcome=success; [ $status -eq 0 ] || outcome=failed
   printf '{"status": "%s", "exit_code": %d, "failed_step": %s, "usecase": "%s", "test_month": "%s", "master": "%s", "finished_at": "%s"}\n' \
     "$outcome" "$status" "$([ $status -eq 0 ] && echo null || echo "\"$CURRENT_STEP\"")" "$USECASE" "$TEST_MONTH" "$MASTER" \
@@ -106,4 +113,5 @@ if [ "$TRAIN_ONLY" = 0 ]; then
   step "predict" submit jobs/predict.py "${COMMON[@]}"
   [ "$SKIP_TESTS" = 1 ] || step "post-predict gate" sparkmlops gate "${COMMON[@]}" --stage post_predict
 fi
+step "html report" sparkmlops report html "${COMMON[@]}"
 echo "run_pipeline: $USECASE $TEST_MONTH done" >&2

@@ -81,9 +81,19 @@ SUBCOMMANDS = {
         "sparkmlops registry history --usecase taxi_fare",
     ),
     "report": (
-        "print a train or predict report",
-        "Print a report as JSON: the latest one, or the test month's with --test-month.",
-        "sparkmlops report --usecase taxi_fare --kind predict --test-month 2023-06",
+        "print a report as JSON, or render the HTML report",
+        "json (default): print a train or predict report, the latest one or the test month's with "
+        "--test-month. html: render every month of the use case (up to --test-month) into one "
+        "self-contained HTML file, by default reports/NAME/MONTH/report.html next to the newest "
+        "month's reports, and refresh reports/index.html (all use cases).",
+        "sparkmlops report html --usecase taxi_fare",
+    ),
+    "dashboard": (
+        "start the read-only dashboard on 127.0.0.1",
+        "Start a read-only Streamlit app over the reports, the registry and the lake: pick a use "
+        "case and a month; the views of the HTML report plus a sample of the month's predictions, "
+        "largest errors first. Needs the dashboard extra (pip install 'sparkmlops[dashboard]').",
+        "sparkmlops dashboard --port 8501",
     ),
     "gate": (
         "run a gate's checks on a run's artifact",
@@ -178,7 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     reg.add_argument("--reason", default="", help="recorded with rollback / promote")
 
     rep = _subcommand(sub, "report", common)
-    rep.add_argument("--kind", choices=("train", "predict"), default="train", help="which report (default: train)")
+    rep.add_argument("format", nargs="?", choices=("json", "html"), default="json",
+                     help="json: print one report (default); html: render the use case's HTML report")
+    rep.add_argument("--kind", choices=("train", "predict"), default="train", help="json: which report (default: train)")
+    rep.add_argument("--out", metavar="FILE", help="html: where to write it (default: reports/NAME/<newest month>/report.html)")
+
+    dash = _subcommand(sub, "dashboard", common)
+    dash.add_argument("--port", type=int, default=8501, help="port on 127.0.0.1 (default: 8501)")
 
     gate = _subcommand(sub, "gate", common)
     gate.add_argument("--stage", choices=STAGES, required=True, help="which gate")
@@ -332,7 +348,14 @@ def cmd_registry(args, config, run_id):
 
 def cmd_report(args, config, run_id):
     from sparkmlops import reports
+    from sparkmlops.reporting import contract
 
+    if args.format == "html":
+        from sparkmlops.reporting import html
+
+        path = html.write_usecase(config.paths.reports, config.usecase, config.paths.registry, args.out, config.run.test_month)
+        print(f"wrote {path} and {Path(config.paths.reports) / html.INDEX_FILE}")
+        return EXIT_OK
     root = Path(config.paths.reports) / config.usecase
     if config.run.test_month:
         path = reports.report_path(config.paths.reports, config.usecase, config.run.test_month, args.kind)
@@ -344,8 +367,17 @@ def cmd_report(args, config, run_id):
     document = reports.read_json(path)
     if document is None:
         raise UsageError(f"No report at {path}.", "", "Check --test-month and --reports-dir.")
+    contract.parse(args.kind, document, path)  # an unreadable schema is refused, not printed as if fine
     _print(document)
     return EXIT_OK
+
+
+def cmd_dashboard(args, config, run_id):
+    from sparkmlops.reporting import dashboard
+
+    reports_dir = args.reports_dir or (config.paths.reports if config else "reports")
+    registry = args.model_registry_path or (config.paths.registry if config else "registry")
+    return dashboard.serve(reports_dir, registry, args.port, args.usecase)
 
 
 def cmd_gate(args, config, run_id):
@@ -441,6 +473,7 @@ def demo_table(reports: list[dict]) -> str:
 COMMANDS = {
     "generate": cmd_generate, "ingest": cmd_ingest, "train": cmd_train, "predict": cmd_predict,
     "registry": cmd_registry, "report": cmd_report, "gate": cmd_gate, "demo": cmd_demo, "cluster": cmd_cluster,
+    "dashboard": cmd_dashboard,
 }
 WITHOUT_USECASE = {"cluster"}  # commands that need no use case config
 
@@ -458,7 +491,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure(run_id, args.log_format, args.verbose)
     error_text = ""
     try:
-        config = None if args.command in WITHOUT_USECASE else load_config(args)
+        needs_config = args.command not in WITHOUT_USECASE and (args.command != "dashboard" or args.usecase)
+        config = load_config(args) if needs_config else None
         code = COMMANDS[args.command](args, config, run_id)
     except SparkMlopsError as error:
         error_text = f"error: {error}"

@@ -33,12 +33,17 @@ def json_safe(value: Any) -> Any:
 
 
 def write_json_atomic(path: Path, document: dict) -> None:
+    write_text_atomic(path, json.dumps(json_safe(document), indent=2, sort_keys=False, default=str) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write to a temp file in the same folder, then rename it into place."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "w") as stream:
-            json.dump(json_safe(document), stream, indent=2, sort_keys=False, default=str)
-            stream.write("\n")
+            stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temp, path)

@@ -98,11 +98,15 @@ def registry_view(registry_root: str | None, usecase: str) -> RegistryView | Non
     return RegistryView(state.get("current"), state.get("candidate"))
 
 
-def load(reports_dir: str | Path, usecase: str, registry_root: str | None = None) -> UseCaseHistory:
-    """Every month's train and predict report of ``usecase`` under ``reports_dir``, oldest first."""
+def load(reports_dir: str | Path, usecase: str, registry_root: str | None = None, until: str | None = None) -> UseCaseHistory:
+    """Every month's train and predict report of ``usecase`` under ``reports_dir``, oldest first.
+
+    ``until`` (YYYY-MM) keeps the months up to and including it: the report as it stood then.
+    """
     root = Path(reports_dir) / usecase
     months = []
     folders = sorted(child for child in root.iterdir() if child.is_dir() and MONTH_FOLDER.match(child.name)) if root.is_dir() else []
+    folders = [folder for folder in folders if until is None or folder.name[:7] <= until]
     for folder in folders:
         entry = MonthReports(folder.name)
         entry.train = _read("train", folder / "train_report.json", entry.problems)
@@ -111,4 +115,6 @@ def load(reports_dir: str | Path, usecase: str, registry_root: str | None = None
             months.append(entry)
     problems: list[str] = []
     live = _read("live_performance", root / "live_performance.json", problems)
+    if live is not None and until is not None:
+        live.entries = [entry for entry in live.entries if entry.month[:7] <= until]
     return UseCaseHistory(usecase, months, live, registry_view(registry_root, usecase), problems)
