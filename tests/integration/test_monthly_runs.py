@@ -15,6 +15,7 @@ import yaml
 from sparkmlops import cli
 from sparkmlops.registry import Registry
 from tests.support.configs import small_taxi_config
+from tests.support.predictions import assert_target_is_the_lakes
 from tests.support import runs_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,6 +138,8 @@ def test_predict_writes_predictions_and_passes_the_post_predict_gate(four_months
     written = spark.read.parquet(report["predictions_uri"])
     assert written.count() == report["prediction_stats"]["rows"] == report["rows"]["rows_out"]
     assert {row.model_version for row in written.select("model_version").distinct().collect()} == {version}
+    assert dict(written.dtypes)["total_amount"] == "double"  # the observed target, typed as in data.columns
+    assert_target_is_the_lakes(written, spark.read.parquet(str(root / "lake" / "taxi_fare" / "2023" / "09")), "total_amount")
     assert run(config_file, "gate", "--stage", "post_predict", "--test-month", LAST) == 0
     assert run(config_file, "gate", "--stage", "post_train", "--test-month", LAST) == 0
 
@@ -293,6 +296,44 @@ def test_empty_month_is_a_data_error(damaged_month, capsys, spark):
     assert _train_on(config_file, lake_copy) == 3
     assert "The test data has no rows" in capsys.readouterr().err
     _assert_nothing_changed(root, *before)
+
+
+def _predict_on(config_file, lake_copy, reports: Path) -> dict:
+    """Predict 2023-07 of the lake copy into its own reports folder; the predict report."""
+    assert run(config_file, "predict", "--test-month", "2023-07", "--data-base-path", str(lake_copy),
+               "--reports-dir", str(reports)) == 0
+    return json.loads((reports / "taxi_fare" / "2023-07" / "predict_report.json").read_text())
+
+
+def test_predict_scores_rows_without_a_target_and_writes_it_null(damaged_month, spark, tmp_path):
+    """null_target is a training rule: at predict time a missing fare must not drop the trip."""
+    from pyspark.sql import functions as F
+
+    root, config_file, lake_copy, month_dir = damaged_month
+    before = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "predict_report.json").read_text())
+    unlabeled = F.col("PULocationID") % 5 == 0
+    _rewrite(spark, month_dir, lambda frame: frame.withColumn(
+        "total_amount", F.when(unlabeled, F.lit(None).cast("double")).otherwise(F.col("total_amount"))))
+    report = _predict_on(config_file, lake_copy, tmp_path / "reports")
+    assert report["rows"] == before["rows"]  # same rows in and out, same rule failures
+    written = spark.read.parquet(report["predictions_uri"])
+    assert written.count() == before["prediction_stats"]["rows"]
+    assert written.filter(unlabeled & F.col("total_amount").isNotNull()).count() == 0
+    assert written.filter(unlabeled).count() > 0
+    assert_target_is_the_lakes(written, spark.read.parquet(str(month_dir)), "total_amount")
+
+
+def test_predict_on_a_month_without_the_target_column_writes_it_all_null(damaged_month, spark, tmp_path):
+    from pyspark.sql import functions as F
+
+    root, config_file, lake_copy, month_dir = damaged_month
+    before = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "predict_report.json").read_text())
+    _rewrite(spark, month_dir, lambda frame: frame.drop("total_amount"))
+    report = _predict_on(config_file, lake_copy, tmp_path / "reports")
+    assert report["rows"] == before["rows"]
+    written = spark.read.parquet(report["predictions_uri"])
+    assert dict(written.dtypes)["total_amount"] == "double"  # the schema does not depend on the data
+    assert written.count() == before["prediction_stats"]["rows"] == written.filter(F.col("total_amount").isNull()).count()
 
 
 def test_cleaning_removing_too_much_stops_before_training(damaged_month, capsys, spark):

@@ -27,6 +27,7 @@ from sparkmlops.tasks.catalog import CLASSIFICATION
 
 SCORE_COLUMN = "score"  # P(positive class)
 PREDICTED_LABEL_COLUMN = "predicted_label"
+PROBABILITY_WRITTEN = "probability"  # the score's name in the written predictions
 _NUMERIC = ("long", "int", "double")
 _EPS = 1e-15
 
@@ -132,7 +133,7 @@ class ClassificationTask(Task):
         return SCORE_COLUMN  # the positive-class probability, not the thresholded 0/1
 
     def written_prediction_column(self) -> str:
-        return "probability"
+        return PROBABILITY_WRITTEN
 
     # ---- metrics -------------------------------------------------------------------------
     def histogram(self, scored: DataFrame, threshold: float) -> binary_metrics.Histogram:
@@ -182,14 +183,16 @@ class ClassificationTask(Task):
 
     # ---- predict ----------------------------------------------------------------------
     def prediction_frame(self, scored: DataFrame, input_columns: list[str]) -> DataFrame:
-        """Inputs, ``probability`` (of the positive class), ``prediction`` (1/0) and ``predicted_label``."""
+        """Inputs, the observed target (as in the lake), ``probability`` (of the positive class),
+        ``prediction`` (1/0) and ``predicted_label``."""
         predicted = F.when(F.col(PREDICTION_COLUMN) == 1.0, F.lit(self.labels.positive)).otherwise(F.lit(self.labels.negative))
-        return scored.select(*input_columns, F.col(SCORE_COLUMN).alias("probability"), PREDICTION_COLUMN,
+        return scored.select(*input_columns, *self.observed_columns(input_columns),
+                             F.col(SCORE_COLUMN).alias(PROBABILITY_WRITTEN), PREDICTION_COLUMN,
                              predicted.alias(PREDICTED_LABEL_COLUMN))
 
     def prediction_stats(self, written: DataFrame, input_columns: list[str]) -> dict:
         """Rows, non-finite and out-of-[0, 1] probabilities, predicted-positive share, probability min/mean/max."""
-        p = F.col("probability")
+        p = F.col(PROBABILITY_WRITTEN)
         finite = p.isNotNull() & ~F.isnan(p)
         row = written.agg(
             F.count(F.lit(1)).alias("rows"),
