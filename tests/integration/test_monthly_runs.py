@@ -144,6 +144,24 @@ def test_predict_writes_predictions_and_passes_the_post_predict_gate(four_months
     assert run(config_file, "gate", "--stage", "post_train", "--test-month", LAST) == 0
 
 
+def test_largest_errors_of_a_written_month_are_its_absolute_errors(four_months, spark):
+    from pyspark.sql import functions as F
+
+    from sparkmlops import config
+    from sparkmlops.reporting.prediction_sample import largest_errors
+    from sparkmlops.tasks import get_task
+
+    root, config_file, _ = four_months
+    report = json.loads((root / "reports" / "taxi_fare" / LAST / "predict_report.json").read_text())
+    spec = get_task(config.load("taxi_fare", str(config_file))).prediction_error_spec()
+    sample = largest_errors(report["predictions_uri"], spec, limit=25, batch_rows=500)
+    assert len(sample) == 25 and sample["error"].is_monotonic_decreasing
+    assert (sample["error"] - (sample["prediction"] - sample["total_amount"]).abs()).abs().max() < 1e-9
+    error = F.abs(F.col("prediction") - F.col("total_amount"))
+    top = spark.read.parquet(report["predictions_uri"]).where(error.isNotNull()).orderBy(error.desc()).limit(25)
+    assert sample["error"].tolist() == pytest.approx([row[0] for row in top.select(error).collect()])
+
+
 def test_backfilling_the_six_months_again_changes_nothing(four_months):
     """Airflow's backfill (or cron catching up) runs every month again, in order."""
     root, config_file, _ = four_months

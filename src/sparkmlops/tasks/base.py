@@ -23,6 +23,7 @@ from sparkmlops.models.estimators import LABEL_COLUMN, PREDICTION_COLUMN, featur
 from sparkmlops.monitoring.profile import DriftColumns
 from sparkmlops.quality import SPLIT_COLUMN
 from sparkmlops.tasks.catalog import METRICS
+from sparkmlops.tasks.error_spec import ErrorSpec
 
 _NUMERIC_TYPES, _CATEGORICAL_TYPES = ("long", "int", "double"), ("string", "boolean")
 
@@ -143,6 +144,10 @@ class Task:
 
     def prediction_frame(self, scored: DataFrame, input_columns: list[str]) -> DataFrame:
         """The columns predict writes: inputs, the observed target, then the task's prediction columns."""
+        raise NotImplementedError
+
+    def prediction_error_spec(self) -> ErrorSpec:
+        """How a row of the written predictions gives its error (the report's largest errors)."""
         raise NotImplementedError
 
     def prediction_stats(self, written: DataFrame, input_columns: list[str]) -> dict:

@@ -24,6 +24,7 @@ from sparkmlops.models.estimators import LABEL_COLUMN, PREDICTION_COLUMN, PROBAB
 from sparkmlops.tasks import binary_metrics
 from sparkmlops.tasks.base import InputChecks, Task, fit_metadata
 from sparkmlops.tasks.catalog import CLASSIFICATION
+from sparkmlops.tasks.error_spec import ErrorSpec
 
 SCORE_COLUMN = "score"  # P(positive class)
 PREDICTED_LABEL_COLUMN = "predicted_label"
@@ -189,6 +190,10 @@ class ClassificationTask(Task):
         return scored.select(*input_columns, *self.observed_columns(input_columns),
                              F.col(SCORE_COLUMN).alias(PROBABILITY_WRITTEN), PREDICTION_COLUMN,
                              predicted.alias(PREDICTED_LABEL_COLUMN))
+
+    def prediction_error_spec(self) -> ErrorSpec:
+        """|probability − y| with y = 1 where the target is the positive label, else 0."""
+        return ErrorSpec(target=self.target, prediction=PROBABILITY_WRITTEN, positive_label=self.labels.positive)
 
     def prediction_stats(self, written: DataFrame, input_columns: list[str]) -> dict:
         """Rows, non-finite and out-of-[0, 1] probabilities, predicted-positive share, probability min/mean/max."""

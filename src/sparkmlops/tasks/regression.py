@@ -12,6 +12,7 @@ from sparkmlops.models.artifact import ModelArtifact
 from sparkmlops.models.estimators import LABEL_COLUMN, PREDICTION_COLUMN
 from sparkmlops.tasks.base import Task
 from sparkmlops.tasks.catalog import REGRESSION
+from sparkmlops.tasks.error_spec import ErrorSpec
 
 
 class RegressionTask(Task):
@@ -43,6 +44,10 @@ class RegressionTask(Task):
         kept = [*input_columns, *self.observed_columns(input_columns)]
         bounded = predictions.with_bounds(scored.select(*kept, PREDICTION_COLUMN), self.config.gates)
         return bounded.select(*kept, PREDICTION_COLUMN, predictions.RAW_COLUMN, predictions.CLIPPED_COLUMN)
+
+    def prediction_error_spec(self) -> ErrorSpec:
+        """|prediction − target| on the written ``prediction`` (what consumers read, clipped or not)."""
+        return ErrorSpec(target=self.config.data.target, prediction=PREDICTION_COLUMN)
 
     def prediction_stats(self, written: DataFrame, input_columns: list[str]) -> dict:
         return predictions.prediction_stats(written, self.config.gates, input_columns)

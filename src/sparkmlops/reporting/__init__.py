@@ -1,0 +1,1 @@
+"""Reporting: what the HTML report and the dashboard read from reports, registry and lake."""
