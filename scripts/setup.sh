@@ -3,8 +3,8 @@
 # the S3A connector jars and the project's spark-defaults.conf + log4j2.properties go into
 # pyspark's own jars/ and conf/ (python -m sparkmlops.spark_install), so a bare
 # spark-submit, the pyspark shell and the local cluster read s3a:// with no extra flags.
-# Idempotent: pip runs only when pyproject.toml changed; jars and settings already in place
-# are left alone. Needs Python 3.11 and Java 17 on PATH.
+# Idempotent: pip runs only when pyproject.toml or the extras below changed; jars and
+# settings already in place are left alone. Needs Python 3.11 and Java 17 on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
@@ -18,10 +18,12 @@ if ! java -version 2>&1 | grep -q 'version "17'; then
   exit 2
 fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+extras="dev,s3,tracking,dashboard"
+# The stamp covers the extras too, so adding one here reinstalls like a pyproject change.
+stamp=".venv/.installed-$( (cat pyproject.toml; echo "$extras") | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip wheel
-  .venv/bin/python -m pip install --quiet -e ".[dev,s3,tracking]"
+  .venv/bin/python -m pip install --quiet -e ".[$extras]"
   rm -f .venv/.installed-*; touch "$stamp"
 fi
 # A missing connector only matters for s3a:// lakes: say so loudly, but let local runs go on.

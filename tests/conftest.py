@@ -19,6 +19,21 @@ os.environ["SPARKMLOPS_TRACKING"] = "off"
 os.environ["SPARKMLOPS_RUNS_DIR"] = tempfile.mkdtemp(prefix="sparkmlops-test-runs-")
 
 
+# The longest files first. scripts/test.sh runs `--dist loadfile --no-loadscope-reorder`, so
+# the workers take files in collection order: the multi-minute use-case runs start at once
+# instead of being left to one worker at the end (xdist's default puts files with many
+# tests first, and these have few).
+LONG_FILES_FIRST = ("tests/integration/test_usecase_", "tests/integration/test_goat.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        return next((n for n, prefix in enumerate(LONG_FILES_FIRST) if item.nodeid.startswith(prefix)),
+                    len(LONG_FILES_FIRST))
+
+    items.sort(key=rank)  # stable: every other file keeps its place
+
+
 @pytest.fixture(scope="session")
 def spark():
     from sparkmlops.session import build_session

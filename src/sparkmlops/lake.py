@@ -252,8 +252,12 @@ def _file_schema_names(spark: SparkSession, file_uri: str) -> list[str]:
         ) from None
 
 
-def check_columns(spark: SparkSession, file_uri: str, columns: dict[str, str], aliases: dict[str, str], what: str) -> None:
-    """Raise :class:`DataError` naming the file if it is unreadable or misses a column."""
+def check_columns(spark: SparkSession, file_uri: str, columns: dict[str, str], aliases: dict[str, str], what: str) -> set[str]:
+    """Raise :class:`DataError` naming the file if it is unreadable or misses a column.
+
+    Returns:
+        The file's column names, canonical (aliases resolved) and in lower case.
+    """
     lower_alias = {alias.lower(): canonical.lower() for alias, canonical in aliases.items()}
     present = {lower_alias.get(name.lower(), name.lower()) for name in _file_schema_names(spark, file_uri)}
     missing = sorted(name for name in columns if name.lower() not in present)
@@ -263,18 +267,28 @@ def check_columns(spark: SparkSession, file_uri: str, columns: dict[str, str], a
             f"{what} must have every column in the use case's data.columns.",
             "Re-ingest that month from the source file, or fix data.columns / data.column_aliases in the YAML.",
         )
+    return present
 
 
-def normalize(frame: DataFrame, columns: dict[str, str], aliases: dict[str, str]) -> DataFrame:
-    """Canonical names (aliases resolved) and types, in the configured column order."""
+def normalize(frame: DataFrame, columns: dict[str, str], aliases: dict[str, str],
+              optional: dict[str, str] | None = None) -> DataFrame:
+    """Canonical names (aliases resolved) and types, in the configured column order.
+
+    Args:
+        optional: more columns (name -> type) after ``columns``; one the frame lacks is
+            all null of its type, so the schema does not depend on the data.
+    """
     # Spark resolves names case-insensitively, so 'Airport_fee' and 'airport_fee' are one
     # column here; rename the alias, then select by canonical name and cast.
     for alias, canonical in aliases.items():
         if alias in frame.columns and canonical not in frame.columns:
             frame = frame.withColumnRenamed(alias, canonical)
     actual = {name.lower(): name for name in frame.columns}
+    absent = {name: kind for name, kind in (optional or {}).items() if name not in columns and name.lower() not in actual}
+    present = {**columns, **{name: kind for name, kind in (optional or {}).items() if name not in columns and name not in absent}}
     # SQL text, not one py4j Column per column: SECOM's 592 columns cost ms instead of ~1.5 s
-    return frame.selectExpr(*[f"CAST(`{actual[name.lower()]}` AS {kind}) AS `{name}`" for name, kind in columns.items()])
+    return frame.selectExpr(*[f"CAST(`{actual[name.lower()]}` AS {kind}) AS `{name}`" for name, kind in present.items()],
+                            *[f"CAST(NULL AS {kind}) AS `{name}`" for name, kind in absent.items()])
 
 
 def read_month(
@@ -283,6 +297,7 @@ def read_month(
     month: str,
     columns: dict[str, str],
     aliases: dict[str, str],
+    optional: dict[str, str] | None = None,
 ) -> tuple[DataFrame, list[FileInfo]]:
     """Read one month folder with canonical column names and types.
 
@@ -295,9 +310,12 @@ def read_month(
         month: 'YYYY-MM'.
         columns: required column -> Spark SQL type.
         aliases: other spelling -> canonical name (e.g. ``Airport_fee`` -> ``airport_fee``).
+        optional: column -> type read where the files have it and null where they do
+            not (predict's observed target: an unlabeled month has none).
 
     Returns:
-        The month's rows (required columns cast, plus ``_lake_month``) and its files.
+        The month's rows (required then optional columns cast, plus ``_lake_month``) and
+        its files.
     """
     uri = month_uri(base, month)
     with store_errors(spark, uri):
@@ -315,19 +333,28 @@ def read_month(
             "(a write still running or interrupted).",
             "Wait for the write to finish, or re-ingest or regenerate that month, then run again.",
         )
+    optional = optional or {}
+    # Spark takes a folder's schema from one file, so files are read in groups that agree
+    # on which optional columns they have (one group unless the files were mixed by hand).
+    groups: dict[frozenset[str], list[str]] = {}
     for info in files:
-        check_columns(spark, info.path, columns, aliases, f"Month {month}")
-    frame = normalize(spark.read.parquet(*[info.path for info in files]), columns, aliases)
+        present = check_columns(spark, info.path, columns, aliases, f"Month {month}")
+        groups.setdefault(frozenset(name for name in optional if name.lower() in present), []).append(info.path)
+    frames = [normalize(spark.read.parquet(*paths), columns, aliases, optional) for paths in groups.values()]
+    frame = frames[0]
+    for other in frames[1:]:
+        frame = frame.unionByName(other)
     return frame.withColumn(MONTH_COLUMN, F.lit(month)), files
 
 
 def read_months(
-    spark: SparkSession, base: str, months: list[str], columns: dict[str, str], aliases: dict[str, str]
+    spark: SparkSession, base: str, months: list[str], columns: dict[str, str], aliases: dict[str, str],
+    optional: dict[str, str] | None = None,
 ) -> tuple[DataFrame, dict[str, list[FileInfo]]]:
     """Union of :func:`read_month` over ``months`` and the files read per month."""
     frames, files = [], {}
     for month in months:
-        frame, month_files = read_month(spark, base, month, columns, aliases)
+        frame, month_files = read_month(spark, base, month, columns, aliases, optional)
         frames.append(frame)
         files[month] = month_files
     union = frames[0]

@@ -360,13 +360,15 @@ def _policy(config: UsecaseConfig, month: str, drift_report: dict, current_eval:
     return result
 
 
-def _predict_rows(spark: SparkSession, config: UsecaseConfig, month: str, columns: dict[str, str]) -> tuple[DataFrame, list]:
+def _predict_rows(spark: SparkSession, config: UsecaseConfig, month: str, columns: dict[str, str],
+                  optional: dict[str, str]) -> tuple[DataFrame, list]:
     """The month to score; a day window also reads the history days before its test days (split train/test)."""
     if config.window.unit != "day":
-        frame, files = lake.read_month(spark, config.data.base_path, month, columns, config.data.column_aliases)
+        frame, files = lake.read_month(spark, config.data.base_path, month, columns, config.data.column_aliases, optional)
         return frame.withColumn(quality.SPLIT_COLUMN, F.lit("predict")), files
     window = resolve_run_window(spark, config.model_copy(update={"run": config.run.model_copy(update={"test_month": month})}))
-    frame, files = lake.read_months(spark, config.data.base_path, window.months_to_read, columns, config.data.column_aliases)
+    frame, files = lake.read_months(spark, config.data.base_path, window.months_to_read, columns,
+                                    config.data.column_aliases, optional)
     frame = frame.withColumn(quality.SPLIT_COLUMN, _split_column(window, config)).filter(F.col(quality.SPLIT_COLUMN).isNotNull())
     return frame, [info for month_files in files.values() for info in month_files]
 
@@ -420,9 +422,13 @@ def predict(spark: SparkSession, config: UsecaseConfig, ctx: RunContext, month: 
     task = get_task(config)
     inputs_needed = set(task.input_columns())
     columns = {name: kind for name, kind in config.data.columns.items() if name in inputs_needed}
+    # The observed target is written beside the predictions (null where the month has none),
+    # but the cleaning rules stay those over the inputs: a missing target never drops a row here.
+    target = config.data.target
+    observed = {} if target in columns else {target: config.data.columns[target]}
     rules = quality.rules_over(config.cleaning.rules, set(columns), set(config.data.columns))
     with timer.stage("read") as info:
-        frame, files = _predict_rows(spark, config, month, columns)
+        frame, files = _predict_rows(spark, config, month, columns, observed)
         key = predict_key(config, month, version, files, ctx.code_version)
         earlier = reports.read_json(reports.report_path(ctx.reports_dir, config.usecase, month, "predict"))
         if earlier and earlier.get("predict_key") == key and lake.predictions_complete(spark, earlier["predictions_uri"]):

@@ -15,6 +15,7 @@ import yaml
 from sparkmlops import cli
 from sparkmlops.registry import Registry
 from tests.support.configs import small_taxi_config
+from tests.support.predictions import assert_target_is_the_lakes
 from tests.support import runs_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,8 +138,28 @@ def test_predict_writes_predictions_and_passes_the_post_predict_gate(four_months
     written = spark.read.parquet(report["predictions_uri"])
     assert written.count() == report["prediction_stats"]["rows"] == report["rows"]["rows_out"]
     assert {row.model_version for row in written.select("model_version").distinct().collect()} == {version}
+    assert dict(written.dtypes)["total_amount"] == "double"  # the observed target, typed as in data.columns
+    assert_target_is_the_lakes(written, spark.read.parquet(str(root / "lake" / "taxi_fare" / "2023" / "09")), "total_amount")
     assert run(config_file, "gate", "--stage", "post_predict", "--test-month", LAST) == 0
     assert run(config_file, "gate", "--stage", "post_train", "--test-month", LAST) == 0
+
+
+def test_largest_errors_of_a_written_month_are_its_absolute_errors(four_months, spark):
+    from pyspark.sql import functions as F
+
+    from sparkmlops import config
+    from sparkmlops.reporting.prediction_sample import largest_errors
+    from sparkmlops.tasks import get_task
+
+    root, config_file, _ = four_months
+    report = json.loads((root / "reports" / "taxi_fare" / LAST / "predict_report.json").read_text())
+    spec = get_task(config.load("taxi_fare", str(config_file))).prediction_error_spec()
+    sample = largest_errors(report["predictions_uri"], spec, limit=25, batch_rows=500)
+    assert len(sample) == 25 and sample["error"].is_monotonic_decreasing
+    assert (sample["error"] - (sample["prediction"] - sample["total_amount"]).abs()).abs().max() < 1e-9
+    error = F.abs(F.col("prediction") - F.col("total_amount"))
+    top = spark.read.parquet(report["predictions_uri"]).where(error.isNotNull()).orderBy(error.desc()).limit(25)
+    assert sample["error"].tolist() == pytest.approx([row[0] for row in top.select(error).collect()])
 
 
 def test_backfilling_the_six_months_again_changes_nothing(four_months):
@@ -293,6 +314,44 @@ def test_empty_month_is_a_data_error(damaged_month, capsys, spark):
     assert _train_on(config_file, lake_copy) == 3
     assert "The test data has no rows" in capsys.readouterr().err
     _assert_nothing_changed(root, *before)
+
+
+def _predict_on(config_file, lake_copy, reports: Path) -> dict:
+    """Predict 2023-07 of the lake copy into its own reports folder; the predict report."""
+    assert run(config_file, "predict", "--test-month", "2023-07", "--data-base-path", str(lake_copy),
+               "--reports-dir", str(reports)) == 0
+    return json.loads((reports / "taxi_fare" / "2023-07" / "predict_report.json").read_text())
+
+
+def test_predict_scores_rows_without_a_target_and_writes_it_null(damaged_month, spark, tmp_path):
+    """null_target is a training rule: at predict time a missing fare must not drop the trip."""
+    from pyspark.sql import functions as F
+
+    root, config_file, lake_copy, month_dir = damaged_month
+    before = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "predict_report.json").read_text())
+    unlabeled = F.col("PULocationID") % 5 == 0
+    _rewrite(spark, month_dir, lambda frame: frame.withColumn(
+        "total_amount", F.when(unlabeled, F.lit(None).cast("double")).otherwise(F.col("total_amount"))))
+    report = _predict_on(config_file, lake_copy, tmp_path / "reports")
+    assert report["rows"] == before["rows"]  # same rows in and out, same rule failures
+    written = spark.read.parquet(report["predictions_uri"])
+    assert written.count() == before["prediction_stats"]["rows"]
+    assert written.filter(unlabeled & F.col("total_amount").isNotNull()).count() == 0
+    assert written.filter(unlabeled).count() > 0
+    assert_target_is_the_lakes(written, spark.read.parquet(str(month_dir)), "total_amount")
+
+
+def test_predict_on_a_month_without_the_target_column_writes_it_all_null(damaged_month, spark, tmp_path):
+    from pyspark.sql import functions as F
+
+    root, config_file, lake_copy, month_dir = damaged_month
+    before = json.loads((root / "reports" / "taxi_fare" / "2023-07" / "predict_report.json").read_text())
+    _rewrite(spark, month_dir, lambda frame: frame.drop("total_amount"))
+    report = _predict_on(config_file, lake_copy, tmp_path / "reports")
+    assert report["rows"] == before["rows"]
+    written = spark.read.parquet(report["predictions_uri"])
+    assert dict(written.dtypes)["total_amount"] == "double"  # the schema does not depend on the data
+    assert written.count() == before["prediction_stats"]["rows"] == written.filter(F.col("total_amount").isNull()).count()
 
 
 def test_cleaning_removing_too_much_stops_before_training(damaged_month, capsys, spark):

@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 from sparkmlops import cli
 from sparkmlops.models.artifact import METADATA_FILE
 from tests.support import churn
+from tests.support.predictions import assert_target_is_the_lakes
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +68,8 @@ def test_ingest_train_and_predict_with_yaml_only(churn_run, spark):
     assert 0 <= row["lo"] <= row["hi"] <= 1 and row["positive"] == stats["predicted_positive"]
     assert {r.predicted_label for r in written.select("predicted_label").distinct().collect()} == {"yes", "no"}
     assert written.filter(F.col("region") == "mars").count() > 0  # an unseen category still scores
+    assert dict(written.dtypes)["churned"] == "string"  # the observed label, as in the lake
+    assert_target_is_the_lakes(written, spark.read.parquet(str(root / "lake/customer_churn/2023/04")), "churned")
     assert run(config_file, "gate", "--stage", "post_train", "--test-month", "2023-04") == 0
     assert run(config_file, "gate", "--stage", "post_predict", "--test-month", "2023-04") == 0
 

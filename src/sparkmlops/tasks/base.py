@@ -23,6 +23,7 @@ from sparkmlops.models.estimators import LABEL_COLUMN, PREDICTION_COLUMN, featur
 from sparkmlops.monitoring.profile import DriftColumns
 from sparkmlops.quality import SPLIT_COLUMN
 from sparkmlops.tasks.catalog import METRICS
+from sparkmlops.tasks.error_spec import ErrorSpec
 
 _NUMERIC_TYPES, _CATEGORICAL_TYPES = ("long", "int", "double"), ("string", "boolean")
 
@@ -136,8 +137,17 @@ class Task:
         return threshold_failures(evaluation["overall"], self.config.gates, evaluation.get("undefined", {}))
 
     # ---- predict ----------------------------------------------------------------------
+    def observed_columns(self, input_columns: list[str]) -> list[str]:
+        """The target written beside the inputs (predict reads it, null where the month has none)."""
+        target = self.config.data.target
+        return [] if target in input_columns else [target]
+
     def prediction_frame(self, scored: DataFrame, input_columns: list[str]) -> DataFrame:
-        """The columns predict writes: inputs, then the task's prediction columns."""
+        """The columns predict writes: inputs, the observed target, then the task's prediction columns."""
+        raise NotImplementedError
+
+    def prediction_error_spec(self) -> ErrorSpec:
+        """How a row of the written predictions gives its error (the report's largest errors)."""
         raise NotImplementedError
 
     def prediction_stats(self, written: DataFrame, input_columns: list[str]) -> dict:

@@ -24,9 +24,11 @@ from sparkmlops.models.estimators import LABEL_COLUMN, PREDICTION_COLUMN, PROBAB
 from sparkmlops.tasks import binary_metrics
 from sparkmlops.tasks.base import InputChecks, Task, fit_metadata
 from sparkmlops.tasks.catalog import CLASSIFICATION
+from sparkmlops.tasks.error_spec import ErrorSpec
 
 SCORE_COLUMN = "score"  # P(positive class)
 PREDICTED_LABEL_COLUMN = "predicted_label"
+PROBABILITY_WRITTEN = "probability"  # the score's name in the written predictions
 _NUMERIC = ("long", "int", "double")
 _EPS = 1e-15
 
@@ -132,7 +134,7 @@ class ClassificationTask(Task):
         return SCORE_COLUMN  # the positive-class probability, not the thresholded 0/1
 
     def written_prediction_column(self) -> str:
-        return "probability"
+        return PROBABILITY_WRITTEN
 
     # ---- metrics -------------------------------------------------------------------------
     def histogram(self, scored: DataFrame, threshold: float) -> binary_metrics.Histogram:
@@ -182,14 +184,20 @@ class ClassificationTask(Task):
 
     # ---- predict ----------------------------------------------------------------------
     def prediction_frame(self, scored: DataFrame, input_columns: list[str]) -> DataFrame:
-        """Inputs, ``probability`` (of the positive class), ``prediction`` (1/0) and ``predicted_label``."""
+        """Inputs, the observed target (as in the lake), ``probability`` (of the positive class),
+        ``prediction`` (1/0) and ``predicted_label``."""
         predicted = F.when(F.col(PREDICTION_COLUMN) == 1.0, F.lit(self.labels.positive)).otherwise(F.lit(self.labels.negative))
-        return scored.select(*input_columns, F.col(SCORE_COLUMN).alias("probability"), PREDICTION_COLUMN,
+        return scored.select(*input_columns, *self.observed_columns(input_columns),
+                             F.col(SCORE_COLUMN).alias(PROBABILITY_WRITTEN), PREDICTION_COLUMN,
                              predicted.alias(PREDICTED_LABEL_COLUMN))
+
+    def prediction_error_spec(self) -> ErrorSpec:
+        """|probability − y| with y = 1 where the target is the positive label, else 0."""
+        return ErrorSpec(target=self.target, prediction=PROBABILITY_WRITTEN, positive_label=self.labels.positive)
 
     def prediction_stats(self, written: DataFrame, input_columns: list[str]) -> dict:
         """Rows, non-finite and out-of-[0, 1] probabilities, predicted-positive share, probability min/mean/max."""
-        p = F.col("probability")
+        p = F.col(PROBABILITY_WRITTEN)
         finite = p.isNotNull() & ~F.isnan(p)
         row = written.agg(
             F.count(F.lit(1)).alias("rows"),

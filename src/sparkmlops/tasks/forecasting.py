@@ -25,6 +25,7 @@ from sparkmlops.models.artifact import ModelArtifact
 from sparkmlops.models.estimators import PREDICTION_COLUMN
 from sparkmlops.tasks.base import InputChecks, Task
 from sparkmlops.tasks.catalog import FORECASTING
+from sparkmlops.tasks.error_spec import ErrorSpec
 
 ACTUAL = "actual"
 WORST_SERIES = 10  # how many of the worst series the report lists
@@ -228,6 +229,10 @@ class ForecastingTask(Task):
             F.col(series.SERIES_ID).alias(spec.series_column), F.col(series.TIME).alias(spec.time_column),
             F.col(PREDICTION_COLUMN), F.col("naive").alias("naive_forecast"), F.col(ACTUAL).alias(spec.target),
             "method", "status", "error")
+
+    def prediction_error_spec(self) -> ErrorSpec:
+        """|prediction − actual|, the actual value written under the target's name."""
+        return ErrorSpec(target=self.spec.target, prediction=PREDICTION_COLUMN)
 
     def prediction_stats(self, written: DataFrame, input_columns: list[str]) -> dict:
         low, high = self.spec.clip or (None, None)

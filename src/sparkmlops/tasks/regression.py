@@ -12,6 +12,7 @@ from sparkmlops.models.artifact import ModelArtifact
 from sparkmlops.models.estimators import LABEL_COLUMN, PREDICTION_COLUMN
 from sparkmlops.tasks.base import Task
 from sparkmlops.tasks.catalog import REGRESSION
+from sparkmlops.tasks.error_spec import ErrorSpec
 
 
 class RegressionTask(Task):
@@ -38,9 +39,15 @@ class RegressionTask(Task):
         return predictions.RAW_COLUMN  # the model's output before any clipping, as at train time
 
     def prediction_frame(self, scored: DataFrame, input_columns: list[str]) -> DataFrame:
-        """Inputs, ``prediction`` (clipped when the YAML asks), ``prediction_raw`` and ``prediction_clipped``."""
-        bounded = predictions.with_bounds(scored.select(*input_columns, PREDICTION_COLUMN), self.config.gates)
-        return bounded.select(*input_columns, PREDICTION_COLUMN, predictions.RAW_COLUMN, predictions.CLIPPED_COLUMN)
+        """Inputs, the observed target, ``prediction`` (clipped when the YAML asks), ``prediction_raw``
+        and ``prediction_clipped``."""
+        kept = [*input_columns, *self.observed_columns(input_columns)]
+        bounded = predictions.with_bounds(scored.select(*kept, PREDICTION_COLUMN), self.config.gates)
+        return bounded.select(*kept, PREDICTION_COLUMN, predictions.RAW_COLUMN, predictions.CLIPPED_COLUMN)
+
+    def prediction_error_spec(self) -> ErrorSpec:
+        """|prediction − target| on the written ``prediction`` (what consumers read, clipped or not)."""
+        return ErrorSpec(target=self.config.data.target, prediction=PREDICTION_COLUMN)
 
     def prediction_stats(self, written: DataFrame, input_columns: list[str]) -> dict:
         return predictions.prediction_stats(written, self.config.gates, input_columns)
