@@ -351,7 +351,7 @@ def cmd_report(args, config, run_id):
     from sparkmlops.reporting import contract
 
     if args.format == "html":
-        from sparkmlops.reporting import html
+        from sparkmlops.reporting import html_report as html
 
         path = html.write_usecase(config.paths.reports, config.usecase, config.paths.registry, args.out, config.run.test_month)
         print(f"wrote {path} and {Path(config.paths.reports) / html.INDEX_FILE}")
