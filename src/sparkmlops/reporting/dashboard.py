@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ HOST = "127.0.0.1"
 def command(port: int) -> list[str]:
     return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", HOST, "--server.port", str(port),
             "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-            "--global.developmentMode", "false"]
+            "--global.developmentMode", "false", "--client.toolbarMode", "viewer"]
 
 
 def environment(reports_dir: str, registry: str, usecase: str | None) -> dict[str, str]:
@@ -41,9 +42,17 @@ def serve(reports_dir: str, registry: str, port: int, usecase: str | None = None
                          "Install it with: pip install 'sparkmlops[dashboard]' (scripts/setup.sh does).")
     print(f"dashboard on http://{HOST}:{port} (read-only; Ctrl-C stops it)", flush=True)
     process = subprocess.Popen(command(port), env=environment(reports_dir, registry, usecase))
+
+    def stop(signum, frame):  # a kill of this process (a service manager, a test) stops Streamlit too
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         return process.wait()
     except KeyboardInterrupt:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
         return EXIT_OK
