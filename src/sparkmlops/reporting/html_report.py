@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from sparkmlops.reporting.blocks import Figure, Note, Section, Table
 from sparkmlops.reporting.models import SCHEMA_VERSION
 from sparkmlops.reports import write_text_atomic
 
+_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
 REPORT_FILE = "report.html"
 INDEX_FILE = "index.html"
 _environment = Environment(loader=PackageLoader("sparkmlops.reporting", "templates"), autoescape=select_autoescape(["j2"]))
@@ -35,7 +37,7 @@ def svg(figure: Figure) -> str:
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": figure.key}):
         drawn.savefig(buffer, format="svg", metadata={"Date": None})
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    return _METADATA.sub("", text[text.index("<svg"):])  # the RDF licence block: bytes no reader sees
 
 
 def _blocks(section: Section) -> list[dict]:

@@ -23,9 +23,9 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 def json_schema(kind: str) -> dict:
     """The JSON Schema (draft 2020-12) of one document kind at the current schema version."""
     generated = _adapter(kind).json_schema(ref_template="#/$defs/{model}")
-    return {"$schema": DIALECT, "$id": f"sparkmlops/{kind}.schema.json", "title": f"sparkmlops {kind} document",
-            "description": f"Report schema {SCHEMA_VERSION}. Files with schema_version 1 are read after an upgrade "
-                           "(sparkmlops.reporting.contract).", **generated}
+    return {**generated, "$schema": DIALECT, "$id": f"sparkmlops/{kind}.schema.json", "title": f"sparkmlops {kind} document",
+            "$comment": f"Report schema {SCHEMA_VERSION}. Files with schema_version 1 are read after an upgrade "
+                        "(sparkmlops.reporting.contract)."}
 
 
 def rendered(kind: str) -> str:
