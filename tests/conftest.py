@@ -67,3 +67,14 @@ def mlflow_db_template(tmp_path_factory):
     path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
     SqlAlchemyStore(f"sqlite:///{path}", (path.parent / "artifacts").as_uri()).engine.dispose()
     return path
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print what tests measured (``record_property("measured: …", value)``), also from xdist workers."""
+    measured = [(report.nodeid, name, value) for key in ("passed", "failed") for report in terminalreporter.stats.get(key, [])
+                if getattr(report, "when", "") == "call" for name, value in getattr(report, "user_properties", [])
+                if name.startswith("measured: ")]
+    if measured:
+        terminalreporter.section("measured")
+        for nodeid, name, value in measured:
+            terminalreporter.write_line(f"{name[len('measured: '):]}: {value}  ({nodeid.split('::')[-1]})")
