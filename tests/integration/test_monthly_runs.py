@@ -16,6 +16,7 @@ from sparkmlops import cli
 from sparkmlops.registry import Registry
 from tests.support.configs import small_taxi_config
 from tests.support.predictions import assert_target_is_the_lakes
+from tests.support.report_pages import check_dashboard, check_html_report
 from tests.support import runs_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -386,11 +387,12 @@ def test_run_pipeline_sh_runs_every_step_through_spark_submit(four_months):
     ok = subprocess.run([str(REPO / "run_pipeline.sh"), *common, "--test-month", "2023-07"],
                         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert ok.returncode == 0, ok.stderr[-3000:]
-    for step in ("pre-train gate", "train", "post-train gate", "predict", "post-predict gate"):
+    for step in ("pre-train gate", "train", "post-train gate", "predict", "post-predict gate", "html report"):
         assert f"== {step}" in ok.stderr
     console = ok.stdout + ok.stderr  # Spark's own lines went to the runs' log files
     assert not re.search(r"^\S+ \S+ (WARN|ERROR) |Requesting executors|^\s+at [\w$.]+\(", console, re.M), console[-3000:]
     assert (root / "reports/taxi_fare/2023-07/train.log").is_file() and (root / "reports/taxi_fare/2023-07/predict.log").is_file()
+    assert (root / "reports/taxi_fare/2023-07/report.html").is_file() and (root / "reports/index.html").is_file()
     run_dir = runs_dir() / "taxi_fare"
     outcome = json.loads((run_dir / "2023-07" / "result.json").read_text())
     assert outcome["status"] == "success" and outcome["exit_code"] == 0 and outcome["failed_step"] is None
@@ -403,6 +405,15 @@ def test_run_pipeline_sh_runs_every_step_through_spark_submit(four_months):
     assert "== train" not in bad.stderr and registry_json(root) == before
     outcome = json.loads((run_dir / "2023-12" / "result.json").read_text())
     assert outcome == {**outcome, "status": "failed", "exit_code": 3, "failed_step": "pre-train checks"}
+
+
+def test_the_html_report_and_the_dashboard_show_the_monthly_runs(four_months, tmp_path, record_property):
+    """What run_pipeline.sh rendered for taxi_fare, in Chromium, and every dashboard view (AppTest)."""
+    root, config_file, _ = four_months
+    assert cli.main(["report", "html", "--usecase", "taxi_fare", "--config", str(config_file)]) == 0  # every month so far
+    measured = check_html_report(root / "reports", "taxi_fare", tmp_path)
+    record_property("measured: taxi_fare report.html (bytes)", measured["bytes"])
+    check_dashboard(root / "reports", root / "registry", "taxi_fare")
 
 
 def test_run_pipeline_sh_fails_when_a_job_exits_0_without_recording_success(four_months, tmp_path):

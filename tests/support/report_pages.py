@@ -39,12 +39,18 @@ def table_cells(result, key: str) -> list[list[dict]]:
         row => [...row.cells].map(cell => ({text: cell.innerText.trim(), value: cell.dataset.value ?? null})))""", key)
 
 
+def reported_months(reports_dir: Path, usecase: str) -> list[str]:
+    """Month folders holding a report (a failed run may leave only its log file)."""
+    return sorted(p.name for p in (reports_dir / usecase).iterdir() if p.is_dir() and p.name[:2] == "20"
+                  and any((p / f"{kind}_report.json").exists() for kind in ("train", "predict")))
+
+
 def check_html_report(reports_dir: Path, usecase: str, screenshot_dir: Path) -> dict:
     """Open the newest month's report.html and the index in Chromium; check them against the JSON files.
 
     Returns what was measured (file size, charts) for the test's output.
     """
-    months = sorted(p.name for p in (reports_dir / usecase).iterdir() if p.is_dir() and p.name[:2] == "20")
+    months = reported_months(reports_dir, usecase)
     page_file = reports_dir / usecase / months[-1] / "report.html"
     assert page_file.exists(), f"run_pipeline.sh did not render {page_file}"
     html = page_file.read_text()
@@ -107,7 +113,7 @@ def check_dashboard(reports_dir: Path, registry: Path, usecase: str) -> None:
         assert not app.exception, app.exception
         assert [h.value for h in app.subheader][:2] == [usecase, "Decisions by month"]
         decisions = app.dataframe[1].value  # after the summary table
-        months = sorted(p.name for p in (reports_dir / usecase).iterdir() if p.is_dir() and p.name[:2] == "20")
+        months = reported_months(reports_dir, usecase)
         assert list(decisions["month"]) == [m for m in months if (reports_dir / usecase / m / "train_report.json").exists()]
         app.sidebar.radio(key="view").set_value("Month").run()
         assert not app.exception, app.exception
