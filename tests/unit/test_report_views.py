@@ -124,7 +124,7 @@ def test_badges_name_failed_gates_drift_and_tracking(reports):
     path = reports / "taxi_fare" / "2023-06" / "predict_report.json"
     predict = json.loads(path.read_text())
     predict["post_predict_failures"] = ["2.1 % of predictions out of range"]
-    predict["tracking"] = {"status": "failed", "reason": "MLflow server at http://127.0.0.1:5999 refused the connection"}
+    predict["tracking"] = {"status": "failed", "error": "MLflow server at http://127.0.0.1:5999 refused the connection"}
     predict["drift"]["flagged_features"] = 1
     predict["drift"]["flagged"] = [{"feature": "trip_distance", "kind": "numeric", "reason": "psi", "value": 0.4, "threshold": 0.2}]
     path.write_text(json.dumps(predict))
@@ -132,6 +132,7 @@ def test_badges_name_failed_gates_drift_and_tracking(reports):
     assert sorted(badge.kind for badge in views.badges(loaded)) == ["drift", "gate", "tracking"]
     page = parsed(html_report.usecase_page(loaded))
     assert sorted(page.badges) == ["drift", "gate", "tracking"]
+    assert "MLflow tracking failed (MLflow server at http://127.0.0.1:5999 refused" in html_report.usecase_page(loaded)
     assert page.tables["m2023-06-predict-drift"][0][0][0] == "trip_distance"
     index = parsed(html_report.index_page([loaded], {}))
     assert index.tables["usecases"][0][6][0].startswith("gate:")

@@ -99,10 +99,15 @@ class PolicyReport(Open):
 
 
 class TrackingReport(Open):
-    """``ok``, ``off`` or ``failed`` (with one line saying why)."""
+    """``ok``, ``off``, ``skipped`` (with ``reason``) or ``failed`` (with ``error``: one line saying why)."""
 
     status: str
     reason: str | None = None
+    error: str | None = None
+
+    @property
+    def why(self) -> str:
+        return self.error or self.reason or ""
 
 
 class LiveEntry(Open):

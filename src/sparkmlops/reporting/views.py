@@ -24,7 +24,7 @@ def _outcome_cell(outcome: str) -> Cell:
 
 # ---- warnings ------------------------------------------------------------------------------
 def badges(history: UseCaseHistory) -> list[Badge]:
-    """Problems of the newest month: failed gates, flagged or failed drift, failed tracking or policy."""
+    """Problems of the newest month: failed gates, drift past its thresholds, failed tracking or policy."""
     found: list[Badge] = [Badge("schema", problem) for problem in history.problems]
     if not history.months:
         return found
@@ -39,10 +39,8 @@ def badges(history: UseCaseHistory) -> list[Badge]:
         drift = report.drift
         if drift and drift.flagged_features:
             found.append(Badge("drift", f"{stage} {newest.month}: drift in {drift.flagged_features} feature(s)"))
-        if drift and drift.status == "failed":
-            found.append(Badge("drift", f"{stage} {newest.month}: drift could not be measured ({drift.reason})"))
         if report.tracking and report.tracking.status == "failed":
-            found.append(Badge("tracking", f"{stage} {newest.month}: MLflow tracking failed ({report.tracking.reason})"))
+            found.append(Badge("tracking", f"{stage} {newest.month}: MLflow tracking failed ({report.tracking.why})"))
         if report.policy and report.policy.failed:
             found.append(Badge("policy", f"{stage} {newest.month}: monitoring policy failed ({'; '.join(report.policy.fail)})"))
     return found
@@ -275,7 +273,7 @@ def month_section(history: UseCaseHistory, month: str, collapsed: bool = False) 
         if report.policy is not None:
             blocks += [Note(f"policy ({stage}): {warning}", "warn") for warning in report.policy.warnings]
         if report.tracking is not None and report.tracking.status == "failed":
-            blocks.append(Note(f"MLflow tracking failed at {stage}: {report.tracking.reason}", "bad"))
+            blocks.append(Note(f"MLflow tracking failed at {stage}: {report.tracking.why}", "bad"))
     return Section(key, month, blocks, collapsed=collapsed)
 
 
