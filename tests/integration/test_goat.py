@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 
 from sparkmlops import cli, lake
 from tests.support import assert_tracked_in_mlflow
+from tests.support.report_pages import check_dashboard, check_html_report
 
 REPO = Path(__file__).resolve().parents[2]
 USECASE = "goat_posture"
@@ -98,6 +99,14 @@ def test_first_month_fits_every_animal_and_flags_the_pathological_ones(herd):
     assert model["type"] == "per_series_fourier_arima" and model["series"]["count"] >= ANIMALS - 1
     assert model["series"]["ok"] == len(healthy) and model["fit_seconds_per_series"]["median"] > 0
     assert report["feature_importance"] is None
+
+
+def test_the_html_report_and_the_dashboard_show_every_animal(herd, tmp_path, record_property):
+    """run_pipeline.sh's page in Chromium (per-animal errors, failures, fallbacks) and every dashboard view."""
+    root = herd[0]
+    measured = check_html_report(root / "reports", USECASE, tmp_path)
+    record_property("measured: goat_posture report.html (bytes)", measured["bytes"])
+    check_dashboard(root / "reports", root / "registry", USECASE)
 
 
 def test_the_registry_holds_a_table_of_per_series_parameters(herd, spark):

@@ -82,6 +82,7 @@ def check_html_report(reports_dir: Path, usecase: str, screenshot_dir: Path) -> 
             expected = newest["metrics"]["candidate"]["overall"].get(row[0]["text"])
             if expected is not None:
                 assert_same_number(row[1]["text"], row[1]["value"], expected)
+        check_error_analysis(result, months[-1], newest)
         cleaning = {(row[0]["text"], row[1]["text"]): row for row in table_cells(result, "cleaning")}
         test_rows = newest["rows"]["test"]
         row = cleaning[(months[-1], "test month")]
@@ -95,6 +96,36 @@ def check_html_report(reports_dir: Path, usecase: str, screenshot_dir: Path) -> 
         assert (reports_dir / link).exists()
     assert result.screenshot.stat().st_size > 10_000
     return {"bytes": page_file.stat().st_size, "charts": charts, "months": len(months)}
+
+
+def check_error_analysis(result, month: str, report: dict) -> None:
+    """The task's error analysis of the newest month, as in the report."""
+    key, analysis = f"m{month}-errors", report["error_analysis"]
+    if report["task"] == "regression":
+        rows = table_cells(result, f"{key}-buckets")
+        buckets = report["metrics"]["candidate"]["buckets"]
+        assert [row[0]["text"] for row in rows] == list(buckets)
+        for row in rows:
+            assert int(row[1]["value"]) == buckets[row[0]["text"]]["count"]
+            assert_same_number(row[3]["text"], row[3]["value"], buckets[row[0]["text"]]["rmse"])
+        causes = table_cells(result, f"{key}-causes")
+        assert [row[0]["text"] for row in causes] == [c["cause"] for c in analysis["large_errors"]["causes"]]
+    elif report["task"] == "classification":
+        matrix = analysis["confusion_matrix"]
+        rows = table_cells(result, f"{key}-confusion")
+        assert [[int(cell["value"]) for cell in row[1:]] for row in rows] == [[matrix["tp"], matrix["fn"]],
+                                                                             [matrix["fp"], matrix["tn"]]]
+        calibration = table_cells(result, f"{key}-calibration-table")
+        assert [int(row[1]["value"]) for row in calibration] == [b["rows"] for b in analysis["calibration"]]
+    else:
+        rows = table_cells(result, f"{key}-series")
+        assert [row[0]["text"] for row in rows] == [s["series"] for s in analysis["worst_series"]][:len(rows)]
+        for row, expected in zip(rows, analysis["worst_series"]):
+            assert_same_number(row[2]["text"], row[2]["value"], expected["rmse"])
+        flagged = report["model_analysis"]["fallback_and_failed"]
+        if flagged:
+            shown = table_cells(result, f"{key}-fallbacks")
+            assert [(row[0]["text"], row[1]["text"]) for row in shown] == [(f["series_id"], f["status"]) for f in flagged]
 
 
 def check_dashboard(reports_dir: Path, registry: Path, usecase: str) -> None:
