@@ -6,6 +6,7 @@ import pytest
 
 from tests.support.usecase_runs import (
     check_cli_month_and_monthly_pipeline_run_with_gates,
+    check_predictions_carry_the_target_and_its_errors,
     check_reports_carry_the_tasks_figures,
     usecase_fixture,
 )
@@ -20,3 +21,7 @@ def test_cli_month_and_monthly_pipeline_run_with_gates(usecase_run):
 
 def test_reports_carry_the_tasks_figures(usecase_run):
     check_reports_carry_the_tasks_figures(usecase_run)
+
+
+def test_predictions_carry_the_target_and_its_errors(usecase_run, spark):
+    check_predictions_carry_the_target_and_its_errors(usecase_run, spark)

@@ -24,6 +24,7 @@ import yaml
 
 from sparkmlops import cli
 from tests.support import assert_tracked_in_mlflow
+from tests.support.predictions import assert_target_is_the_lakes
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -137,3 +138,33 @@ def assert_drift_and_live_performance(root: Path, usecase: str) -> None:
     series = json.loads((root / "reports" / usecase / "live_performance.json").read_text())["entries"]
     assert [entry["month"] for entry in series] == ["2023-03", "2023-04"]
     assert series[1]["model_version"] == "v0001" and series[1]["months_in_production"] == 1
+
+
+def check_predictions_carry_the_target_and_its_errors(usecase_run, spark) -> None:
+    """April's predictions (written by run_pipeline.sh) hold the lake's target, every row
+    scored (null targets included), and largest_errors ranks them by the task's error."""
+    import numpy as np
+    import pandas as pd
+
+    from sparkmlops import config as config_module
+    from sparkmlops.reporting.prediction_sample import largest_errors
+    from sparkmlops.tasks import get_task
+
+    usecase, root, _, _ = usecase_run
+    config = config_module.load(usecase, str(root / f"{usecase}.yaml"))
+    target, report = config.data.target, read(root, usecase, "2023-04", "predict")
+    written = spark.read.parquet(report["predictions_uri"])
+    assert written.count() == report["rows"]["rows_out"] == report["prediction_stats"]["rows"]
+    assert_target_is_the_lakes(written, spark.read.parquet(str(root / "lake" / usecase / "2023" / "04")), target)
+
+    spec = get_task(config).prediction_error_spec()
+    sample = largest_errors(report["predictions_uri"], spec, limit=20, batch_rows=64)
+    every = pd.read_parquet(report["predictions_uri"].removeprefix("file://"), columns=[target, spec.prediction])
+    observed = every[target]
+    if config.data.labels is not None:  # |probability − 1{target is the positive label}|
+        positive = config.data.labels.positive
+        hit = observed == float(positive) if pd.api.types.is_numeric_dtype(observed) else observed == positive
+        observed = hit.astype(float).where(every[target].notna())
+    errors = (every[spec.prediction] - observed).abs().dropna()
+    assert len(sample) == min(20, len(errors)) and sample["error"].notna().all()
+    np.testing.assert_allclose(sample["error"], errors.nlargest(len(sample)).to_numpy())
