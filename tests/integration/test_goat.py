@@ -124,7 +124,7 @@ def test_the_registry_holds_a_table_of_per_series_parameters(herd, spark):
 def test_the_monthly_pipeline_judges_both_models_on_the_same_days_and_predicts(herd, spark):
     root, _, _, pipeline = herd
     assert pipeline.returncode == 0, (pipeline.stdout + pipeline.stderr)[-4000:]
-    for step in ("pre-train gate", "train", "post-train gate", "predict", "post-predict gate"):
+    for step in ("pre-train gate", "train", "post-train gate", "predict", "post-predict gate", "html report"):
         assert f"== {step}" in pipeline.stderr
     july = read(root, "2023-07", "train")
     assert july["metrics"]["current"] is not None

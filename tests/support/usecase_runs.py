@@ -25,6 +25,7 @@ import yaml
 from sparkmlops import cli
 from tests.support import assert_tracked_in_mlflow
 from tests.support.predictions import assert_target_is_the_lakes
+from tests.support.report_pages import check_dashboard, check_html_report
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,7 +88,7 @@ def check_cli_month_and_monthly_pipeline_run_with_gates(usecase_run) -> None:
     usecase, root, codes, pipeline = usecase_run
     assert codes == {"generate": 0, "train": 0}
     assert pipeline.returncode == 0, (pipeline.stdout + pipeline.stderr)[-4000:]
-    for step in ("pre-train gate", "train", "post-train gate", "predict", "post-predict gate"):
+    for step in ("pre-train gate", "train", "post-train gate", "predict", "post-predict gate", "html report"):
         assert f"== {step}" in pipeline.stderr
     history = json.loads((root / "registry" / usecase / "model_registry.json").read_text())["history"]
     assert [record["test_month"] for record in history] == ["2023-03", "2023-04"]
@@ -168,3 +169,11 @@ def check_predictions_carry_the_target_and_its_errors(usecase_run, spark) -> Non
     errors = (every[spec.prediction] - observed).abs().dropna()
     assert len(sample) == min(20, len(errors)) and sample["error"].notna().all()
     np.testing.assert_allclose(sample["error"], errors.nlargest(len(sample)).to_numpy())
+
+
+def check_html_report_and_dashboard(usecase_run, screenshot_dir: Path, record_property) -> None:
+    """The page run_pipeline.sh rendered for April, in Chromium, and every dashboard view (AppTest)."""
+    usecase, root, _, _ = usecase_run
+    measured = check_html_report(root / "reports", usecase, screenshot_dir)
+    record_property(f"measured: {usecase} report.html (bytes)", measured["bytes"])
+    check_dashboard(root / "reports", root / "registry", usecase)
