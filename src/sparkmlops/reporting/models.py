@@ -226,16 +226,26 @@ class ForecastingModelAnalysis(Open):
 
 
 # ---- train reports -----------------------------------------------------------------------
-class TrainReportBase(Closed):
-    """Everything a train report says whatever the task."""
+class RunReport(Closed):
+    """What train and predict reports share: who wrote them, when, and the monitoring sections."""
 
     schema_version: int
-    kind: Literal["train"]
     usecase: str
     month: str
     written_at: str | None = Field(None, description="UTC time the document was written; null in schema 1")
     run_id: str
     code_version: str | None = None
+    drift: DriftReport | None = None
+    policy: PolicyReport | None = None
+    timings_seconds: dict[str, float] = Field(default_factory=dict)
+    tracking: TrackingReport | None = None
+    rerun: bool | None = Field(None, description="true when the run found its month already done and changed nothing")
+
+
+class TrainReportBase(RunReport):
+    """Everything a train report says whatever the task."""
+
+    kind: Literal["train"]
     config_file: str | None = None
     config_overrides: dict[str, Any] = Field(default_factory=dict)
     spark: dict[str, Any] | None = None
@@ -250,12 +260,7 @@ class TrainReportBase(Closed):
     comparison_with_current: dict[str, Any] | None = None
     model: dict[str, Any] | None = None
     search: dict[str, Any] | None = None
-    drift: DriftReport | None = None
     live_performance: LivePerformanceSection | None = None
-    policy: PolicyReport | None = None
-    timings_seconds: dict[str, float] = Field(default_factory=dict)
-    tracking: TrackingReport | None = None
-    rerun: bool | None = None
 
 
 class RegressionMetrics(Metrics):
@@ -299,14 +304,8 @@ TrainReport = Annotated[Union[RegressionTrainReport, ClassificationTrainReport, 
 
 
 # ---- predict reports ---------------------------------------------------------------------
-class PredictReportBase(Closed):
-    schema_version: int
+class PredictReportBase(RunReport):
     kind: Literal["predict"]
-    usecase: str
-    month: str
-    written_at: str | None = Field(None, description="UTC time the document was written; null in schema 1")
-    run_id: str
-    code_version: str | None = None
     model_version: str
     model_choice: str | None = None
     predict_key: str | None = None
@@ -315,35 +314,35 @@ class PredictReportBase(Closed):
     history_rows: RowCounts | None = Field(None, description="day windows: the history days read with the month")
     predictions_uri: str
     post_predict_failures: list[str] = Field(default_factory=list)
-    drift: DriftReport | None = None
-    policy: PolicyReport | None = None
-    timings_seconds: dict[str, float] = Field(default_factory=dict)
-    tracking: TrackingReport | None = None
-    rerun: bool | None = None
 
 
-class RegressionPredictionStats(Open):
+class PredictionStats(Open):
+    """What was written: rows, and the range of the written predictions (probabilities for classifiers)."""
+
     rows: int
+    min: float | None = None
+    max: float | None = None
+
+
+class RegressionPredictionStats(PredictionStats):
     non_finite: int | None = None
     out_of_range: int | None = None
     clipped: int | None = None
-    min: float | None = None
-    max: float | None = None
     mean: float | None = None
 
 
-class ClassificationPredictionStats(Open):
-    rows: int
+class ClassificationPredictionStats(PredictionStats):
     non_finite: int | None = None
     predicted_positive: int | None = None
     positive_share: float | None = None
-    min: float | None = None
-    max: float | None = None
     mean: float | None = None
 
 
-class ForecastingPredictionStats(Open):
-    rows: int
+class ForecastingPredictionStats(PredictionStats):
+    series: int | None = None
+    missing_forecasts: int | None = None
+    failed_series: int | None = None
+    fallback_series: int | None = None
 
 
 class RegressionPredictReport(PredictReportBase):
