@@ -194,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", metavar="FILE", help="html: where to write it (default: reports/NAME/<newest month>/report.html)")
 
     dash = _subcommand(sub, "dashboard", common)
-    dash.add_argument("--port", type=int, default=8501, help="port on 127.0.0.1 (default: 8501)")
+    dash.add_argument("--port", type=int, default=8501, help="port (default: 8501)")
+    dash.add_argument("--host", default="127.0.0.1",
+                      help="address to listen on (default: 127.0.0.1; the docker image uses 0.0.0.0 inside its container)")
 
     gate = _subcommand(sub, "gate", common)
     gate.add_argument("--stage", choices=STAGES, required=True, help="which gate")
@@ -377,7 +379,7 @@ def cmd_dashboard(args, config, run_id):
 
     reports_dir = args.reports_dir or (config.paths.reports if config else "reports")
     registry = args.model_registry_path or (config.paths.registry if config else "registry")
-    return dashboard.serve(reports_dir, registry, args.port, args.usecase)
+    return dashboard.serve(reports_dir, registry, args.port, args.usecase, args.host)
 
 
 def cmd_gate(args, config, run_id):

@@ -188,8 +188,18 @@ def test_docker_readme_commands_name_existing_services():
             assert service in SERVICES, f"docker/README.md names unknown service {service!r}"
 
 
-@pytest.mark.parametrize("port_key", ["spark-master", "minio", "mlflow"])
+@pytest.mark.parametrize("port_key", ["spark-master", "minio", "mlflow", "dashboard"])
 def test_readme_ui_table_matches_published_ports(port_key):
     published = {port.split(":")[0] for port in SERVICES[port_key]["ports"]}
     text = (REPO / "docker/README.md").read_text()
     assert any(f"localhost:{port}" in text for port in published)
+
+
+def test_the_dashboard_reads_the_runners_reports_and_registry_read_only():
+    mounts = {volume.split(":")[1]: volume for volume in SERVICES["dashboard"]["volumes"]}
+    runner = {volume.split(":")[1]: volume.split(":")[0] for volume in SERVICES["runner"]["volumes"]}
+    command = SERVICES["dashboard"]["command"]
+    for flag in ("--reports-dir", "--model-registry-path"):
+        path = arg_after(command, flag)
+        assert mounts[path].endswith(":ro") and mounts[path].split(":")[0] == runner[path]
+    assert arg_after(command, "--port") == SERVICES["dashboard"]["ports"][0].split(":")[-1]
