@@ -437,6 +437,11 @@ def cmd_demo(args, config, run_id):
         month_config = config_module.apply_overrides(config, {"run.test_month": test_month})
         rows.append(train(spark, month_config, _context(month_config, f"{run_id}-{test_month}")))
     print(demo_table(rows))
+    from sparkmlops.reporting import html_report
+
+    page = html_report.write_usecase(config.paths.reports, config.usecase, config.paths.registry, until=last)
+    print(f"\nHTML report: {page} (open it in a browser)\n"
+          f"dashboard:   .venv/bin/sparkmlops dashboard  (then http://127.0.0.1:8501)")
     return EXIT_OK
 
 

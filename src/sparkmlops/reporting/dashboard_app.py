@@ -82,7 +82,7 @@ def main() -> None:
         st.title(usecase)
         for badge in views.badges(history):
             st.error(f"{badge.kind}: {badge.text}")
-        for section in views.usecase_sections(history)[:5]:  # summary and the histories; months are in "Month"
+        for section in views.history_sections(history):  # each month has its own view
             show(section)
         return
     months = [entry.month for entry in reversed(history.months)]

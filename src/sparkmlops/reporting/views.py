@@ -277,10 +277,15 @@ def month_section(history: UseCaseHistory, month: str, collapsed: bool = False) 
     return Section(key, month, blocks, collapsed=collapsed)
 
 
+def history_sections(history: UseCaseHistory) -> list[Section]:
+    """The use case over its months: summary, decisions, live performance, drift, cleaning."""
+    return [summary_section(history), decisions_section(history), live_section(history),
+            drift_section(history), cleaning_section(history)]
+
+
 def usecase_sections(history: UseCaseHistory) -> list[Section]:
-    """The whole use case: summary, history sections, then every month, newest first (older ones folded)."""
-    sections = [summary_section(history), decisions_section(history), live_section(history),
-                drift_section(history), cleaning_section(history)]
+    """The whole use case: the history sections, then every month, newest first (older ones folded)."""
+    sections = history_sections(history)
     months = [entry.month for entry in reversed(history.months)]
     sections += [month_section(history, month, collapsed=index > 0) for index, month in enumerate(months)]
     return sections
