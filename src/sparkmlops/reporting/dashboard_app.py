@@ -80,8 +80,6 @@ def main() -> None:
     history = history_module.load(reports_dir, usecase, registry)
     if view == "Use case":
         st.title(usecase)
-        for badge in views.badges(history):
-            st.error(f"{badge.kind}: {badge.text}")
         for section in views.history_sections(history):  # each month has its own view
             show(section)
         return
