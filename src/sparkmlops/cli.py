@@ -155,7 +155,7 @@ def _common_options() -> argparse.ArgumentParser:
 
 def _subcommand(sub, name: str, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     summary, description, example = SUBCOMMANDS[name]
-    return sub.add_parser(name, parents=[common], help=summary, description=textwrap.fill(description, 92),
+    return sub.add_parser(name, parents=[common], help=summary, description=textwrap.fill(description, 92, break_on_hyphens=False),
                           epilog=f"example:\n  {example}", formatter_class=_HelpFormatter)
 
 
@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     dash = _subcommand(sub, "dashboard", common)
     dash.add_argument("--port", type=int, default=8501, help="port (default: 8501)")
     dash.add_argument("--host", default="127.0.0.1",
-                      help="address to listen on (default: 127.0.0.1; the docker image uses 0.0.0.0 inside its container)")
+                      help="address to listen on (default: 127.0.0.1); the docker image uses 0.0.0.0 inside its container")
 
     gate = _subcommand(sub, "gate", common)
     gate.add_argument("--stage", choices=STAGES, required=True, help="which gate")
