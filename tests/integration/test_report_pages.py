@@ -120,6 +120,9 @@ def test_the_dashboard_runs_and_renders_in_a_real_browser(tmp_path):
             result.page.get_by_text("Month", exact=True).click()
             result.page.wait_for_selector("text=Predictions, largest errors first", timeout=90_000)
             result.page.wait_for_selector("text=largest absolute error first", timeout=90_000)
+            result.page.wait_for_selector("[data-testid='stImage'] img", timeout=90_000)
+            charts = result.evaluate("[...document.querySelectorAll('[data-testid=stMain] img')].map(i => i.clientHeight)")
+            assert len(charts) >= 2 and min(charts) > 50, charts  # buckets and importance: drawn, not placeholders
             shown = result.page.inner_text("section.main, [data-testid='stMain']")
             result.page.screenshot(path=str(tmp_path / "dashboard_month.png"))
             assert "taxi_fare · 2023-06" in shown and "100 of 2,940 predictions of 2023-06" in shown

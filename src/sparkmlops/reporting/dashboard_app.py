@@ -17,7 +17,7 @@ import streamlit as st
 
 from sparkmlops.errors import SparkMlopsError
 from sparkmlops.reporting import history as history_module
-from sparkmlops.reporting import predictions_view, views
+from sparkmlops.reporting import html_report, predictions_view, views
 from sparkmlops.reporting.blocks import Figure, Note, Section, Table
 
 VIEWS = ("All use cases", "Use case", "Month")
@@ -30,7 +30,7 @@ def frame(table: Table) -> pd.DataFrame:
     for index, name in enumerate(table.columns):
         cells = [row[index] for row in table.rows]
         numeric = all(cell.value is not None or cell.text == "—" for cell in cells) and any(c.value is not None for c in cells)
-        columns[name or f"col{index}"] = [cell.value for cell in cells] if numeric else [cell.text for cell in cells]
+        columns[name or "item"] = [cell.value for cell in cells] if numeric else [cell.text for cell in cells]
     return pd.DataFrame(columns)
 
 
@@ -41,7 +41,7 @@ def show_blocks(blocks) -> None:
                 st.caption(block.caption)
             st.dataframe(frame(block), hide_index=True, key=block.key)
         elif isinstance(block, Figure):
-            st.pyplot(block.draw(), clear_figure=False)
+            st.image(html_report.svg(block), caption=block.title)  # the HTML report's SVG: one rendering for both
         elif isinstance(block, Note):
             NOTE_STYLES.get(block.tone, st.info)(block.text)
 

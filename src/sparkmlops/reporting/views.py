@@ -80,7 +80,7 @@ def summary_section(history: UseCaseHistory) -> Section:
             ["months reported", len(history.months)]]
     if latest:
         rows += [["last decision", f"{latest.month}: {latest.decision.outcome}"], ["reason", latest.decision.reason]]
-    blocks: list[Block] = [Table.build("summary", ["", ""], rows)]
+    blocks: list[Block] = [Table.build("summary", ["", "value"], rows)]
     if registry and registry.problem:
         blocks.append(Note(f"The registry could not be read: {registry.problem}", "warn"))
     blocks += [Note(f"{b.kind}: {b.text}", "bad") for b in badges(history)]
@@ -230,7 +230,7 @@ def _importance_blocks(report, key: str) -> list[Block]:
 def _predict_blocks(report, key: str) -> list[Block]:
     stats = report.prediction_stats.model_dump()
     plain = {name: value for name, value in stats.items() if isinstance(value, (int, float, str)) or value is None}
-    blocks: list[Block] = [Table.build(f"{key}-predictions", ["", ""], [["model", report.model_version],
+    blocks: list[Block] = [Table.build(f"{key}-predictions", ["", "value"], [["model", report.model_version],
                                                                         ["written to", report.predictions_uri],
                                                                         *[[n, v] for n, v in plain.items()]])]
     blocks += [Note(f"post-predict gate: {failure}", "bad") for failure in report.post_predict_failures]
