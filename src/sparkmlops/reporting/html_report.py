@@ -87,7 +87,8 @@ def write_usecase(reports_dir: str, usecase: str, registry_root: str | None, out
     history = history_module.load(reports_dir, usecase, registry_root, until=until)
     path = Path(out) if out else default_out(reports_dir, usecase, history)
     write_text_atomic(path, usecase_page(history))
-    write_index(reports_dir, registry_root)
+    # the index reuses this history when it holds every month (it is read once, not twice)
+    write_index(reports_dir, registry_root, loaded={usecase: history} if until is None else None)
     return path
 
 
@@ -98,10 +99,15 @@ def newest_page(reports_dir: str, usecase: str) -> Path | None:
     return pages[-1] if pages else (root / REPORT_FILE if (root / REPORT_FILE).exists() else None)
 
 
-def write_index(reports_dir: str, registry_root: str | None) -> Path:
-    """``reports/index.html``: every use case with its current model, last decision and warnings."""
+def write_index(reports_dir: str, registry_root: str | None,
+                loaded: dict[str, history_module.UseCaseHistory] | None = None) -> Path:
+    """``reports/index.html``: every use case with its current model, last decision and warnings.
+
+    ``loaded``: histories already read (use case -> history), not read again.
+    """
     root = Path(reports_dir)
-    histories = [history_module.load(reports_dir, usecase, registry_root) for usecase in history_module.usecases(root)]
+    histories = [(loaded or {}).get(usecase) or history_module.load(reports_dir, usecase, registry_root)
+                 for usecase in history_module.usecases(root)]
     links = {}
     for history in histories:
         target = newest_page(reports_dir, history.usecase)
